@@ -9,7 +9,13 @@ import { JobSchema, PipelineShellSchema, type RawPipeline } from './schema.ts';
 import { locate, schemaDiagnostics } from './schema-issues.ts';
 import { SourceFile } from './source.ts';
 import { TemplateChecker } from './templates.ts';
-import { isTriggered, normalizeTriggers, resolveInputs, type TriggerProblem } from './triggers.ts';
+import {
+  isTriggered,
+  normalizeTriggers,
+  resolveInputs,
+  type InputProblem,
+  type TriggerProblem,
+} from './triggers.ts';
 import { DEFAULT_YAML_LIMITS, loadYaml, type YamlLimits } from './yaml-loader.ts';
 
 /** Inputs to a compile. Everything the compiler knows about the world comes from here. */
@@ -67,7 +73,10 @@ function compileInto(
 ): Plan | null {
   const doc = loadYaml(source, diagnostics, { ...DEFAULT_YAML_LIMITS, ...options.limits });
   if (!doc) return null;
-  const top = doc.value as Record<string, unknown>;
+  // Top-level `x-*` keys are extension fields (a place to keep anchors), ignored like in Compose.
+  const top = Object.fromEntries(
+    Object.entries(doc.value as Record<string, unknown>).filter(([key]) => !key.startsWith('x-')),
+  );
 
   const shell = PipelineShellSchema.safeParse(top);
   if (!shell.success)
@@ -77,8 +86,11 @@ function compileInto(
   // Take every top-level piece that is valid on its own, so one mistake hides nothing else.
   const part = <K extends keyof RawPipeline>(key: K): RawPipeline[K] | undefined => {
     if (shell.success) return shell.data[key];
-    const parsed = PipelineShellSchema.shape[key].safeParse(top[key]);
-    return parsed.success ? (parsed.data as RawPipeline[K]) : undefined;
+    const schema = PipelineShellSchema.shape[key];
+    const parsed = schema.safeParse(top[key]);
+    if (parsed.success) return parsed.data as RawPipeline[K];
+    const pruned = schema.safeParse(prune(top[key], parsed.error.issues));
+    return pruned.success ? (pruned.data as RawPipeline[K]) : undefined;
   };
   const on = part('on');
   const defaults = part('defaults');
@@ -108,14 +120,17 @@ function compileInto(
   }
 
   const partial = options.context ?? {};
-  const inputProblems: string[] = [];
+  const inputProblems: InputProblem[] = [];
   const declaredInputs = triggers.manual?.inputs ?? {};
   const inputs = resolveInputs(declaredInputs, partial.inputs ?? {}, inputProblems);
   const isManual = partial.event === 'manual' || partial.event === 'api';
   for (const problem of inputProblems) {
-    if (!isManual && problem.endsWith('is required; give a value for it')) continue;
+    // Only a manual build has to give values for required inputs.
+    if (!isManual && problem.kind === 'missing') continue;
     const path: Path = ['on', 'manual', 'inputs'];
-    diagnostics.push(source.diagnostic('invalid-input', problem, locate(doc, path, true), path));
+    diagnostics.push(
+      source.diagnostic('invalid-input', problem.message, locate(doc, path, true), path),
+    );
   }
   const context = defaultContext({ ...partial, inputs });
 
@@ -151,8 +166,11 @@ function compileInto(
       ...schemaDiagnostics(parsed.error.issues, JobSchema, rawJob, ['jobs', name], doc, source),
     );
     // Check what is left without the broken keys, so their neighbours' problems show too.
-    const pruned = JobSchema.safeParse(prune(rawJob, parsed.error.issues));
-    if (pruned.success) checked.push({ ...checkJob(name, pruned.data, scope), ok: false });
+    const broken = new Set(parsed.error.issues.map((i) => String(i.path[0] ?? '')));
+    const pruned = JobSchema.safeParse(
+      prune(rawJob, parsed.error.issues, Object.keys(JobSchema.shape)),
+    );
+    if (pruned.success) checked.push({ ...checkJob(name, pruned.data, scope, broken), ok: false });
   }
 
   const jobs = checked.filter((c) => c.ok).flatMap((c) => renderJob(c, scope));
@@ -188,6 +206,7 @@ function compileInto(
 function prune(
   rawJob: unknown,
   issues: readonly { path: PropertyKey[]; code: string; keys?: string[] }[],
+  knownKeys: readonly string[] = [],
 ): unknown {
   if (rawJob === null || typeof rawJob !== 'object' || Array.isArray(rawJob)) return rawJob;
   const job: Record<string, unknown> = { ...(rawJob as Record<string, unknown>) };
@@ -195,7 +214,13 @@ function prune(
   for (const issue of issues) {
     const [key, index] = issue.path;
     if (key === undefined) {
-      for (const unknown of issue.keys ?? []) delete job[unknown];
+      for (const unknown of issue.keys ?? []) {
+        // Read a typo as the key it is closest to (`imgae` as `image`), as a compiler
+        // recovers, so the rest of the job is checked as the user meant it.
+        const meant = closest(unknown, knownKeys);
+        if (meant !== undefined && !(meant in job)) job[meant] = job[unknown];
+        delete job[unknown];
+      }
     } else if (key === 'steps' && typeof index === 'number' && Array.isArray(job.steps)) {
       (job.steps as unknown[])[index] = ':';
     } else if (key === 'steps') {
@@ -294,7 +319,7 @@ function resolveNeeds(
       } else if (ids.has(need)) {
         targets.push(need);
         bases.push(baseOf.get(need)!);
-      } else {
+      } else if (!need.includes('${{')) {
         const guess = closest(need, [...names, ...ids]);
         scope.diagnostics.push(
           scope.source.diagnostic(

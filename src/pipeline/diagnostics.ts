@@ -51,7 +51,6 @@ export const DIAGNOSTIC_CODES = {
   'invalid-input': 'A manual input declaration is invalid, or a value given for an input is wrong.',
   'number-precision': 'A plain YAML number loses digits (e.g. `3.10` reads as 3.1); quote it.',
   'unused-container': 'A job defines a container that no step uses.',
-  'not-triggered': 'The pipeline`s `on:` does not include the event being planned.',
 } as const;
 
 export type DiagnosticCode = keyof typeof DIAGNOSTIC_CODES;

@@ -477,7 +477,7 @@ function checkCall(
     const known = Object.keys(FUNCTION_ARITY);
     return {
       kind: 'unknown-name',
-      message: `unknown function ${node.name}()${suggest(node.name, known)}; functions are ${known.join(', ')}`,
+      message: `unknown function ${node.name}()${suggest(node.name, known)} (functions: ${known.join(', ')})`,
       ...at,
     };
   }
@@ -520,6 +520,18 @@ function checkName(
     ...at,
   });
   if (root === undefined) return unknown('empty name');
+  if (root === 'secrets') {
+    return unknown(
+      `secrets are not read through \${{ }} (that would write them into the plan); list the name ` +
+        `under the job's secrets: and read it in the shell as $${member ?? 'NAME'}`,
+    );
+  }
+  if (root === 'github' || root === 'gitlab' || root === 'ci') {
+    return unknown(
+      `"${node.parts.join('.')}" is another CI's name; Slipway's build facts are build.* ` +
+        `(${BUILD_FIELDS.join(', ')})`,
+    );
+  }
   if (!(ROOTS as readonly string[]).includes(root)) {
     return unknown(
       `unknown name "${node.parts.join('.')}"${suggest(root, [...ROOTS])}; names start with ` +
@@ -537,7 +549,7 @@ function checkName(
       if (!scope.matrix) return unknown(`matrix.${member} is used, but this job has no matrix:`);
       if (!scope.matrix.has(member))
         return unknown(
-          `the matrix has no axis "${member}"${suggest(member, [...scope.matrix])}; axes are ${list(scope.matrix)}`,
+          `the matrix has no axis "${member}"${suggest(member, [...scope.matrix])} (axes: ${list(scope.matrix)})`,
         );
       return undefined;
     case 'env':
@@ -558,13 +570,13 @@ function checkName(
         return unknown(
           scope.inputs.size === 0
             ? `inputs.${member} is used, but on.manual.inputs declares no inputs`
-            : `there is no input "${member}"${suggest(member, [...scope.inputs])}; inputs are ${list(scope.inputs)}`,
+            : `there is no input "${member}"${suggest(member, [...scope.inputs])} (inputs: ${list(scope.inputs)})`,
         );
       return undefined;
     case 'build':
       if (!(BUILD_FIELDS as readonly string[]).includes(member))
         return unknown(
-          `build.${member} is not a build field${suggest(member, [...BUILD_FIELDS])}; fields are ${BUILD_FIELDS.join(', ')}`,
+          `build.${member} is not a build field${suggest(member, [...BUILD_FIELDS])} (fields: ${BUILD_FIELDS.join(', ')})`,
         );
       return undefined;
   }

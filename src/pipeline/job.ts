@@ -46,7 +46,12 @@ export interface CheckedJob {
 }
 
 /** Checks one schema-valid job: image, steps, containers, matrix and expressions. */
-export function checkJob(name: string, raw: RawJob, scope: PipelineScope): CheckedJob {
+export function checkJob(
+  name: string,
+  raw: RawJob,
+  scope: PipelineScope,
+  brokenKeys: ReadonlySet<string> = new Set(),
+): CheckedJob {
   const base: Path = ['jobs', name];
   const before = scope.diagnostics.length;
   const report = (
@@ -61,7 +66,7 @@ export function checkJob(name: string, raw: RawJob, scope: PipelineScope): Check
     );
   };
 
-  if (!raw.image && !scope.defaults?.image) {
+  if (!raw.image && !scope.defaults?.image && !brokenKeys.has('image')) {
     report(
       'missing-image',
       `job "${name}" has no image; add \`image:\` to the job (e.g. image: debian:12) or set defaults.image`,
@@ -254,7 +259,7 @@ function checkStep(
   if (step.container !== undefined) {
     usedContainers.add(step.container);
     t.forbid(step.container, [...at, 'container'], '`container`');
-    if (!(step.container in (raw.containers ?? {}))) {
+    if (!step.container.includes('${{') && !(step.container in (raw.containers ?? {}))) {
       const names = Object.keys(raw.containers ?? {});
       report(
         'unknown-container',

@@ -54,13 +54,32 @@ function convert(
 
   switch (issue.code) {
     case 'custom': {
-      const params = (issue as { params?: { diag?: string } }).params;
-      at((params?.diag ?? 'invalid-value') as DiagnosticCode, `${where}: ${issue.message}`);
+      const params = (issue as { params?: { diag?: string; offset?: number } }).params;
+      const code = (params?.diag ?? 'invalid-value') as DiagnosticCode;
+      const range =
+        params?.offset === undefined ? undefined : offsetInScalar(doc, source, full, params.offset);
+      out.push(
+        source.diagnostic(code, `${where}: ${issue.message}`, range ?? locate(doc, full), full),
+      );
       return;
     }
     case 'unrecognized_keys': {
       const allowed = allowedKeys(schema, rel, root);
       for (const key of issue.keys) {
+        if (looksLikeCommandWithColon(rel, key, root)) {
+          const range = locate(doc, [...full, key], true);
+          const line = range ? source.lineText(source.position(range[0]).line) : '';
+          const command = line.replace(/^\s*-\s*/, '').trim();
+          const quoted = command.includes("'") ? JSON.stringify(command) : `'${command}'`;
+          at(
+            'unknown-key',
+            `this step reads as a mapping because its command contains ": "; quote the whole command, ` +
+              `like - ${quoted}, or write it under run: |`,
+            [...full, key],
+            true,
+          );
+          continue;
+        }
         const guess = closest(key, allowed);
         const fix = guess
           ? `did you mean "${guess}"?`
@@ -77,7 +96,12 @@ function convert(
         (errors) => !errors.some((e) => e.path.length === 0 && e.code === 'invalid_type'),
       );
       if (meant.length > 0) {
-        const best = meant.reduce((a, b) => (b.length < a.length ? b : a));
+        // Prefer the branch that got furthest into the value (deepest first problem),
+        // then the one with the fewest problems.
+        const depth = (errors: AnyIssue[]): number => Math.min(...errors.map((e) => e.path.length));
+        const best = meant.reduce((a, b) =>
+          depth(b) > depth(a) || (depth(b) === depth(a) && b.length < a.length) ? b : a,
+        );
         for (const inner of best) convert(inner, rel, schema, root, basePath, doc, source, out);
         return;
       }
@@ -129,13 +153,15 @@ function convert(
     }
     case 'too_small': {
       const minimum = Number((issue as { minimum: number | bigint }).minimum);
-      const origin = (issue as { origin: string }).origin;
+      const { origin, inclusive } = issue as { origin: string; inclusive?: boolean };
       if (origin === 'array')
         at(
           'invalid-value',
           `${where} must have at least ${minimum} entr${minimum === 1 ? 'y' : 'ies'}`,
         );
       else if (origin === 'string') at('invalid-value', `${where} must not be empty`);
+      else if (inclusive === false)
+        at('invalid-value', `${where} must be more than ${minimum}, not ${String(actual)}`);
       else at('invalid-value', `${where} must be at least ${minimum}, not ${String(actual)}`);
       return;
     }
@@ -165,6 +191,35 @@ export function locate(
     if (location) return (useKey || i < path.length ? location.key : undefined) ?? location.value;
   }
   return undefined;
+}
+
+/** A step that is a one-key mapping whose key has spaces: `- echo "a: b"` parsed as a map. */
+function looksLikeCommandWithColon(rel: Path, key: string, root: unknown): boolean {
+  const step = valueAt(root, rel);
+  return (
+    rel.length >= 2 &&
+    rel[rel.length - 2] === 'steps' &&
+    typeof rel[rel.length - 1] === 'number' &&
+    /\s/.test(key) &&
+    step !== null &&
+    typeof step === 'object' &&
+    Object.keys(step).length === 1
+  );
+}
+
+/** A range inside a scalar's text, `offset` characters into its value (skipping a quote). */
+function offsetInScalar(
+  doc: LoadedDocument,
+  source: SourceFile,
+  path: Path,
+  offset: number,
+): readonly [number, number] | undefined {
+  const location = doc.locate(path);
+  if (!location) return undefined;
+  const start = location.value[0];
+  const quote = source.text.charAt(start) === '"' || source.text.charAt(start) === "'" ? 1 : 0;
+  const at = Math.min(start + quote + offset, location.value[1]);
+  return [at, at + 1];
 }
 
 function valueAt(root: unknown, path: Path): unknown {

@@ -9,9 +9,13 @@ import { parseLabelExpression } from './labels.ts';
  * here; meaning (needs, matrix, expressions) is checked by the compiler afterwards.
  */
 
-/** Attaches a stable diagnostic code to a custom issue. */
-function issue(ctx: z.RefinementCtx, code: string, message: string): void {
-  ctx.addIssue({ code: 'custom', message, params: { diag: code } });
+/** Attaches a stable diagnostic code (and optionally a column inside the value) to a custom issue. */
+function issue(ctx: z.RefinementCtx, code: string, message: string, offset?: number): void {
+  ctx.addIssue({
+    code: 'custom',
+    message,
+    params: { diag: code, ...(offset === undefined ? {} : { offset }) },
+  });
 }
 
 const Scalar = z.union([z.string(), z.number(), z.boolean()]);
@@ -176,11 +180,7 @@ const Labels = z
     if (typeof value !== 'string') return;
     const parsed = parseLabelExpression(value);
     if (!parsed.ok)
-      issue(
-        ctx,
-        'invalid-label-expression',
-        `${parsed.error.message} (at column ${parsed.error.column + 1})`,
-      );
+      issue(ctx, 'invalid-label-expression', parsed.error.message, parsed.error.column);
   })
   .meta({
     description:

@@ -171,32 +171,48 @@ export function coerceInput(
  * Checks given input values against the declared inputs: fills defaults, converts types,
  * and reports unknown or missing inputs.
  */
+/** A problem with the input values given for one build. */
+export interface InputProblem {
+  kind: 'unknown' | 'missing' | 'invalid';
+  message: string;
+}
+
 export function resolveInputs(
   declared: Record<string, PlanInput>,
   given: Readonly<Record<string, string | number | boolean>>,
-  problems: string[],
+  problems: InputProblem[],
 ): Record<string, string | number | boolean> {
   const out: Record<string, string | number | boolean> = {};
   for (const name of Object.keys(given)) {
     if (!(name in declared)) {
       const names = Object.keys(declared);
-      problems.push(
-        `input "${name}" is not declared in on.manual.inputs` +
+      problems.push({
+        kind: 'unknown',
+        message:
+          `a value was given for input "${name}", which on.manual.inputs does not declare` +
           (names.length > 0 ? ` (inputs: ${names.join(', ')})` : '; declare it there first'),
-      );
+      });
     }
   }
   for (const [name, input] of Object.entries(declared)) {
     const value = given[name];
     if (value === undefined) {
       if (input.default !== null) out[name] = input.default;
-      else if (input.required) problems.push(`input "${name}" is required; give a value for it`);
+      else if (input.required)
+        problems.push({
+          kind: 'missing',
+          message: `input "${name}" is required; give a value for it`,
+        });
       else out[name] = input.type === 'boolean' ? false : input.type === 'number' ? 0 : '';
       continue;
     }
     const coerced = coerceInput(input.type, input.options, value);
     if (coerced.ok) out[name] = coerced.value;
-    else problems.push(`input "${name}" ${coerced.reason}`);
+    else
+      problems.push({
+        kind: 'invalid',
+        message: `the value given for input "${name}" ${coerced.reason}`,
+      });
   }
   return out;
 }

@@ -24,6 +24,8 @@ export interface YamlLimits {
   maxNodes: number;
 }
 
+const MAX_SYNTAX_ERRORS = 1;
+
 export const DEFAULT_YAML_LIMITS: YamlLimits = {
   maxBytes: 1024 * 1024,
   maxDepth: 64,
@@ -99,7 +101,19 @@ export function loadYaml(
     strict: true,
   });
   const before = diagnostics.length;
-  for (const error of doc.errors) diagnostics.push(yamlErrorDiagnostic(source, error, 'error'));
+  // A syntax error makes the parser stumble over everything after it: report the first
+  // error of each line, and at most a few, because the rest is noise.
+  const seenLines = new Set<number>();
+  let syntaxErrors = 0;
+  for (const error of doc.errors) {
+    const diagnostic = yamlErrorDiagnostic(source, error, 'error');
+    if (diagnostic.code === 'yaml-syntax') {
+      if (seenLines.has(diagnostic.line) || syntaxErrors >= MAX_SYNTAX_ERRORS) continue;
+      syntaxErrors++;
+    }
+    seenLines.add(diagnostic.line);
+    diagnostics.push(diagnostic);
+  }
   for (const warning of doc.warnings)
     diagnostics.push(yamlErrorDiagnostic(source, warning, 'warning'));
   if (diagnostics.slice(before).some((d) => d.severity === 'error')) return undefined;
@@ -137,8 +151,8 @@ export function loadYaml(
     diagnostics.push(
       source.diagnostic(
         'not-a-mapping',
-        `the top level is ${describe(value)}, but a pipeline is a mapping with at least \`jobs:\` ` +
-          '(for example `jobs:\\n  build:\\n    image: ...`).',
+        `the top level is ${describe(value)}, but a pipeline is a mapping that starts with \`jobs:\` ` +
+          '(see docs/pipeline.md for an example).',
         rangeOf(root),
       ),
     );
@@ -343,7 +357,12 @@ function yamlErrorDiagnostic(
         severity,
       );
     case 'DUPLICATE_KEY': {
-      const key = source.text.slice(error.pos[0], error.pos[1]).split(':')[0]?.trim() ?? '';
+      const rest = source.text.slice(error.pos[0]);
+      const key = (
+        /^\s*(["']?)([^\n]*?)\1\s*:/.exec(rest)?.[2] ??
+        rest.split('\n')[0] ??
+        ''
+      ).trim();
       return source.diagnostic(
         'duplicate-key',
         `the key ${JSON.stringify(key)} appears twice in the same mapping; remove or rename one of them.`,
@@ -369,7 +388,12 @@ function yamlErrorDiagnostic(
         severity,
       );
     default: {
-      const hint = YAML_HINTS[error.code];
+      const lineText = source.lineText(source.position(error.pos[0]).line);
+      // `[make ${{ x }}]`: in a flow list, `{` opens a mapping. The generic message misleads.
+      const hint =
+        lineText.includes('${{') && /[[{]/.test(lineText.replace(/\$\{\{[^}]*\}\}/g, ''))
+          ? 'a value holding ${{ }} inside [ ] or { } must be quoted, like ["make ${{ matrix.target }}"]'
+          : YAML_HINTS[error.code];
       const message = firstLine.replace(/ at line \d+, column \d+:?$/, '');
       return source.diagnostic(
         'yaml-syntax',
