@@ -99,6 +99,21 @@ function describeEvent(plan: Plan): string {
   return `${c.event} on ${c.branch ?? '(no branch)'}`;
 }
 
+/** `test (2 variants)` when a job needs every variant of a matrix job. */
+function describeNeeds(plan: Plan, needs: readonly string[]): string {
+  const parts: string[] = [];
+  const done = new Set<string>();
+  for (const id of needs) {
+    const job = plan.jobs.find((j) => j.id === id)?.job ?? id;
+    const variants = plan.jobs.filter((j) => j.job === job).map((j) => j.id);
+    if (variants.length > 1 && variants.every((v) => needs.includes(v))) {
+      if (!done.has(job)) parts.push(`${job} (${variants.length} variants)`);
+      done.add(job);
+    } else parts.push(id);
+  }
+  return parts.join(', ');
+}
+
 /** The short human summary printed by a successful `slipway validate`. */
 export function describePlan(plan: Plan): string {
   const s = summarize(plan);
@@ -109,7 +124,7 @@ export function describePlan(plan: Plan): string {
     job.skip === null ? `stage ${job.stage}` : 'skipped',
     job.id,
     job.image,
-    job.skip ?? (job.needs.length > 0 ? `needs ${job.needs.join(', ')}` : ''),
+    job.skip ?? (job.needs.length > 0 ? `needs ${describeNeeds(plan, job.needs)}` : ''),
   ]);
   const lines = [head, '', table(rows)];
   if (!plan.triggered)

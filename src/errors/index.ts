@@ -8,7 +8,6 @@
  */
 
 export const ERROR_CODES = {
-  SW_USAGE: 'A command was called with arguments it does not accept.',
   SW_FILE_NOT_FOUND: 'A file or directory named on the command line does not exist.',
   SW_FILE_UNREADABLE: 'A file exists but could not be read.',
   SW_INVALID_ARGUMENT: 'An option value is malformed, such as `--input x` without `=`.',

@@ -19,7 +19,21 @@ export function schemaDiagnostics(
 ): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const issue of issues) convert(issue, [], schema, value, basePath, doc, source, out);
-  return out;
+  // `stpes` next to a missing `steps` is one mistake: keep the "did you mean" and drop
+  // the "missing key" it explains.
+  const explained = new Set(
+    out
+      .filter((d) => d.code === 'unknown-key')
+      .map((d) => {
+        const guess = /did you mean "([^"]+)"/.exec(d.message)?.[1];
+        return guess ? `${d.path.slice(0, d.path.lastIndexOf('.'))}:${guess}` : '';
+      }),
+  );
+  return out.filter((d) => {
+    if (d.code !== 'missing-key') return true;
+    const key = /required key "([^"]+)"/.exec(d.message)?.[1];
+    return !explained.has(`${d.path}:${key ?? ''}`);
+  });
 }
 
 type AnyIssue = z.core.$ZodIssue;
