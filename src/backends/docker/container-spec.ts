@@ -1,0 +1,264 @@
+/**
+ * Pure conversions from a PodSpec to Docker Engine API requests. No daemon needed:
+ * everything here is unit-tested on its own (docker-backend.ts is the thin shell).
+ */
+import type Docker from 'dockerode';
+import {
+  LABELS,
+  type ContainerSpec,
+  type OwnerLabels,
+  type PodSpec,
+  type ServiceSpec,
+} from '../backend.ts';
+
+/** Where the keepalive script leaves its "workspace is ready" marker. */
+export const READY_MARKER = '/.slipway-ready';
+/** Env var that tags every process of a step, so the whole tree can be signalled. */
+export const STEP_MARKER_ENV = 'SLIPWAY_STEP';
+
+/** Labels shared by every resource of a pod. */
+export function podLabels(spec: PodSpec): Record<string, string> {
+  return ownerLabels(spec.owner, { [LABELS.pod]: spec.id });
+}
+
+/** The owner labels as a plain label map. */
+export function ownerLabels(
+  owner: OwnerLabels,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    [LABELS.managed]: '1',
+    [LABELS.creator]: owner.creator,
+    [LABELS.creatorHost]: owner.creatorHost,
+    [LABELS.creatorPid]: String(owner.creatorPid),
+    [LABELS.creatorStart]: owner.creatorStart,
+    [LABELS.run]: owner.runId,
+    [LABELS.job]: owner.job,
+    [LABELS.attempt]: String(owner.attempt),
+    ...extra,
+  };
+}
+
+/** Docker resource names: `slipway-<pod>-<member>`. */
+export function containerName(podId: string, member: string): string {
+  return `slipway-${podId}-${member.replace(/[^a-zA-Z0-9_.-]/g, '-')}`;
+}
+
+export function workspaceVolumeName(podId: string): string {
+  return `slipway-${podId}-ws`;
+}
+
+/**
+ * The command of every long-lived container (run as root, under the engine's init):
+ * open the workspace to every user of the pod, mark it ready, then sleep until stopped.
+ * Opening the workspace is what keeps files usable across containers that run as
+ * different users (the Jenkins "UID mismatch" hang).
+ */
+export function keepaliveCommand(workspace: string): string[] {
+  const ws = shellQuote(workspace);
+  return [
+    'sh',
+    '-c',
+    `mkdir -p ${ws} && chmod 0777 ${ws}; touch ${READY_MARKER}; ` +
+      'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done',
+  ];
+}
+
+/** Memory, CPU and process limits, and the safe defaults, for one container. */
+export function hostConfigLimits(spec: PodSpec): Docker.HostConfig {
+  const { resources } = spec;
+  const config: Docker.HostConfig = {
+    Init: true,
+    PidsLimit: resources.pids,
+    SecurityOpt: ['no-new-privileges:true'],
+    Privileged: spec.policy.allowPrivileged ? undefined : false,
+  };
+  if (resources.memoryBytes !== null) {
+    config.Memory = resources.memoryBytes;
+    config.MemorySwap = resources.memoryBytes; // no swap: the limit is the limit
+  }
+  if (resources.cpus !== null) config.NanoCpus = Math.round(resources.cpus * 1e9);
+  return config;
+}
+
+/** Mounts: the workspace everywhere; caches in the primary; the engine socket only if allowed. */
+export function mounts(
+  spec: PodSpec,
+  role: ContainerSpec['role'] | 'service' | 'step',
+): Docker.MountSettings[] {
+  const list: Docker.MountSettings[] = [
+    { Type: 'volume', Source: workspaceVolumeName(spec.id), Target: spec.workspace },
+  ];
+  if (role === 'primary') {
+    for (const cache of spec.caches)
+      list.push({ Type: 'volume', Source: cache.volume, Target: cache.mountPath });
+  }
+  if (spec.policy.allowDockerSocket && (role === 'primary' || role === 'tool')) {
+    list.push({ Type: 'bind', Source: '/var/run/docker.sock', Target: '/var/run/docker.sock' });
+  }
+  return list;
+}
+
+/**
+ * The network mode of a pod member. The primary owns the pod's namespace; everyone
+ * else joins it, so services answer on localhost and parallel pods never share ports.
+ */
+export function networkMode(spec: PodSpec, primaryId: string | undefined): string {
+  if (spec.network === 'none') return 'none';
+  if (primaryId !== undefined) return `container:${primaryId}`;
+  switch (spec.network) {
+    case 'host':
+      return 'host';
+    case 'offline':
+      return 'none';
+    case 'isolated':
+      return 'bridge';
+  }
+}
+
+function env(map: Record<string, string>): string[] {
+  return Object.entries(map).map(([k, v]) => `${k}=${v}`);
+}
+
+/** A long-lived container (primary, tool, step image) that steps are exec'd into. */
+export function longLivedContainerOptions(
+  spec: PodSpec,
+  member: ContainerSpec,
+  primaryId: string | undefined,
+): Docker.ContainerCreateOptions {
+  return {
+    name: containerName(spec.id, member.role === 'primary' ? 'primary' : member.name),
+    Image: member.image,
+    Entrypoint: keepaliveCommand(spec.workspace),
+    Cmd: [],
+    User: '0:0',
+    Env: env(member.env),
+    WorkingDir: spec.workspace,
+    Labels: { ...podLabels(spec), [LABELS.role]: member.role, [LABELS.member]: member.name },
+    ...(primaryId === undefined ? { Hostname: 'pod' } : {}),
+    HostConfig: {
+      ...hostConfigLimits(spec),
+      NetworkMode: networkMode(spec, primaryId),
+      Mounts: mounts(spec, member.role),
+    },
+  };
+}
+
+/** A service container: the image's own entrypoint and command unless overridden. */
+export function serviceContainerOptions(
+  spec: PodSpec,
+  service: ServiceSpec,
+  primaryId: string,
+): Docker.ContainerCreateOptions {
+  return {
+    name: containerName(spec.id, `svc-${service.name}`),
+    Image: service.image,
+    ...(service.entrypoint ? { Entrypoint: service.entrypoint } : {}),
+    ...(service.command ? { Cmd: service.command } : {}),
+    Env: env(service.env),
+    Labels: { ...podLabels(spec), [LABELS.role]: 'service', [LABELS.member]: service.name },
+    HostConfig: {
+      ...hostConfigLimits(spec),
+      NetworkMode: networkMode(spec, primaryId),
+      Mounts: mounts(spec, 'service'),
+    },
+  };
+}
+
+/** A one-off container for a step in an image without a shell. */
+export function stepContainerOptions(
+  spec: PodSpec,
+  member: ContainerSpec,
+  argv: string[],
+  stepEnv: Record<string, string>,
+  workingDir: string,
+  user: string | null,
+  primaryId: string | undefined,
+  serial: number,
+): Docker.ContainerCreateOptions {
+  const [entrypoint, ...rest] = argv;
+  return {
+    name: containerName(spec.id, `step-${serial}`),
+    Image: member.image,
+    Entrypoint: entrypoint === undefined ? [] : [entrypoint],
+    Cmd: rest,
+    Env: env({ ...member.env, ...stepEnv }),
+    WorkingDir: workingDir,
+    ...(user ? { User: user } : {}),
+    AttachStdout: true,
+    AttachStderr: true,
+    Labels: { ...podLabels(spec), [LABELS.role]: 'step', [LABELS.member]: member.name },
+    HostConfig: {
+      ...hostConfigLimits(spec),
+      NetworkMode: networkMode(spec, primaryId),
+      Mounts: mounts(spec, 'step'),
+    },
+  };
+}
+
+/**
+ * The argv that runs a step inside a long-lived container: wait for the workspace to be
+ * opened, use a umask that keeps new files writable by every user of the pod, enter (and
+ * create) the working directory, then exec the step's own command.
+ */
+export function stepWrapper(workingDir: string, argv: readonly string[]): string[] {
+  const script =
+    `i=0; while [ ! -e ${READY_MARKER} ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done; ` +
+    'umask 0000; ' +
+    `cd ${shellQuote(workingDir)} 2>/dev/null || { mkdir -p ${shellQuote(workingDir)} && cd ${shellQuote(workingDir)}; } || exit 125; ` +
+    'exec "$@"';
+  return ['sh', '-c', script, 'slipway-step', ...argv];
+}
+
+/** A script that sends a signal to every process carrying the step's marker. */
+export function signalStepScript(stepId: string, signal: 'TERM' | 'KILL'): string[] {
+  const marker = shellQuote(`${STEP_MARKER_ENV}=${stepId}`);
+  return [
+    'sh',
+    '-c',
+    `for p in /proc/[0-9]*; do if grep -qz -x -F ${marker} "$p/environ" 2>/dev/null; then kill -${signal} "\${p#/proc/}" 2>/dev/null; fi; done; true`,
+  ];
+}
+
+/** Reads the cgroup's OOM-kill counter (cgroup v1 memory.oom_control or v2 memory.events). */
+export const OOM_COUNTER_COMMAND = [
+  'sh',
+  '-c',
+  'cat /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events 2>/dev/null; true',
+];
+
+export function parseOomKills(text: string): number {
+  const match = /^oom_kill (\d+)$/m.exec(text);
+  return match ? Number(match[1]) : 0;
+}
+
+/** Lists TCP ports in LISTEN state from /proc/net/tcp and tcp6 text. */
+export const LISTENING_PORTS_COMMAND = [
+  'sh',
+  '-c',
+  'cat /proc/net/tcp /proc/net/tcp6 2>/dev/null; true',
+];
+
+export function parseListeningPorts(text: string): Set<number> {
+  const ports = new Set<number>();
+  for (const line of text.split('\n')) {
+    const fields = line.trim().split(/\s+/);
+    // sl local_address rem_address st ...; st 0A is LISTEN
+    if (fields.length < 4 || fields[3] !== '0A') continue;
+    const port = Number.parseInt(fields[1]?.split(':')[1] ?? '', 16);
+    if (Number.isFinite(port)) ports.add(port);
+  }
+  return ports;
+}
+
+/** Quotes a string for sh. */
+export function shellQuote(text: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A normalized image reference, for the "is it present" check. */
+export function imageRef(image: string): string {
+  const lastSlash = image.lastIndexOf('/');
+  const hasTag = image.slice(lastSlash + 1).includes(':') || image.includes('@');
+  return hasTag ? image : `${image}:latest`;
+}
