@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isSlipwayError } from '../errors/index.ts';
 import { processOutput, type Output } from './output.ts';
+import { registerRun } from './run.ts';
 import { registerSchema } from './schema.ts';
 import { registerValidate } from './validate.ts';
 
@@ -23,6 +24,7 @@ export function createProgram(output: Output, setExit: (code: number) => void): 
     .configureOutput({ writeOut: (s) => output.out(s), writeErr: (s) => output.err(s) })
     .exitOverride();
   registerValidate(program, output, setExit);
+  registerRun(program, output, setExit);
   registerSchema(program, output);
   return program;
 }
@@ -44,7 +46,7 @@ export async function main(
     }
     if (isSlipwayError(error)) {
       output.err(`slipway: ${error.message} [${error.code}]`);
-      return 2;
+      return error.code === 'SW_ENGINE_UNREACHABLE' ? 3 : 2;
     }
     output.err(
       `slipway: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)} [SW_INTERNAL]`,

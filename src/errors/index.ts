@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   SW_FILE_NOT_FOUND: 'A file or directory named on the command line does not exist.',
   SW_FILE_UNREADABLE: 'A file exists but could not be read.',
   SW_INVALID_ARGUMENT: 'An option value is malformed, such as `--input x` without `=`.',
+  SW_ENGINE_UNREACHABLE: 'The container engine (Docker) does not answer.',
   SW_INTERNAL: 'A bug in Slipway: something that should not happen did. Please report it.',
 } as const;
 
