@@ -49,6 +49,8 @@ export const LABELS = {
   member: 'dev.slipway.member',
   /** For cache volumes: the rendered cache key. */
   cacheKey: 'dev.slipway.cache-key',
+  /** For cache volumes: whose caches they are (a project), so equal keys never mix. */
+  cacheScope: 'dev.slipway.cache-scope',
 } as const;
 
 /** Who owns a pod. Becomes labels on every resource of the pod. */
@@ -99,9 +101,11 @@ export interface ServiceSpec {
 
 /** A cache volume mounted into the pod's long-lived containers. */
 export interface CacheMount {
-  /** Backend-level volume name (from the rendered key). */
+  /** Backend-level volume name (from the scope and the rendered key). */
   volume: string;
   key: string;
+  /** The project the cache belongs to. */
+  scope: string;
   /** Where the volume is mounted in the containers. */
   mountPath: string;
 }
@@ -204,6 +208,13 @@ export interface Pod {
   destroy(): Promise<void>;
 }
 
+/** A cache kept by a backend between runs. */
+export interface CacheRef {
+  volume: string;
+  key: string;
+  scope: string;
+}
+
 export interface Backend {
   readonly name: 'docker' | 'process' | 'fake' | 'kubernetes';
   /** True when this backend can create pods here. Cheap; never throws. */
@@ -215,6 +226,10 @@ export interface Backend {
   list(selector: OwnerSelector): Promise<PodRef[]>;
   /** Removes a listed pod's resources (for sweeps). Idempotent. */
   remove(ref: PodRef): Promise<void>;
+  /** Caches kept between runs, of one scope or of all. */
+  listCaches(scope?: string): Promise<CacheRef[]>;
+  /** Removes a cache. Idempotent. */
+  removeCache(ref: CacheRef): Promise<void>;
   /** Releases connections; the backend is not used afterwards. */
   close(): Promise<void>;
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isSlipwayError } from '../errors/index.ts';
 import { processOutput, type Output } from './output.ts';
+import { registerCache } from './run-cache.ts';
 import { registerRun } from './run.ts';
 import { registerSchema } from './schema.ts';
 import { registerValidate } from './validate.ts';
@@ -25,6 +26,7 @@ export function createProgram(output: Output, setExit: (code: number) => void): 
     .exitOverride();
   registerValidate(program, output, setExit);
   registerRun(program, output, setExit);
+  registerCache(program, output);
   registerSchema(program, output);
   return program;
 }

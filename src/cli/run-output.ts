@@ -138,11 +138,13 @@ export function humanReporter(options: HumanOutputOptions): Reporter {
 
 /** Replaces control characters that would disturb a terminal (keeps tabs and colours). */
 function printable(bytes: Buffer): string {
-  return bytes
-    .toString('utf8')
-    .replace(/\r$/, '')
-    // eslint-disable-next-line no-control-regex -- matching control characters is the point
-    .replace(/[\u0000-\u0008\u000b-\u001a\u001c-\u001f\u007f]/g, '\ufffd');
+  return (
+    bytes
+      .toString('utf8')
+      .replace(/\r$/, '')
+      // eslint-disable-next-line no-control-regex -- matching control characters is the point
+      .replace(/[\u0000-\u0008\u000b-\u001a\u001c-\u001f\u007f]/g, '\ufffd')
+  );
 }
 
 /** The exit code of `slipway run` for an outcome. */
@@ -166,7 +168,8 @@ export function summaryTable(result: RunResult, color: boolean): string {
         job.job,
         status + attempts,
         job.attempts.length > 0 ? formatMs(job.durationMs) : '-',
-        job.outcome === 'success' ? '' : job.reason,
+        // The table keeps one line per job; the full reason was printed with the job.
+        job.outcome === 'success' ? '' : (job.reason.split('\n')[0] ?? ''),
       ];
     }),
   ];

@@ -14,6 +14,7 @@ import { currentOwner, sweepDeadOwners } from '../runtime/owner.ts';
 import { PlanFilterError, selectJobs, selectMatrix } from '../runtime/plan-filter.ts';
 import { runPlan } from '../runtime/plan-runner.ts';
 import { localSource } from '../runtime/workspace-source.ts';
+import { cacheScopeFor } from './run-cache.ts';
 import { readEnvFile } from './env-file.ts';
 import { gitContext } from './git-context.ts';
 import { collect, contextFromOptions, parsePairs, type ContextOptions } from './options.ts';
@@ -196,6 +197,7 @@ async function run(target: string, options: RunOptions, output: Output): Promise
         env,
         source: localSource(file.dir),
         artifactsDir: resolve(options.artifacts ?? resolve(file.dir, '.slipway', 'artifacts')),
+        cacheScope: cacheScopeFor(file.dir),
         graceMs: grace.value,
         context: plan.context,
         parallelism,

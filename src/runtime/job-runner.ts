@@ -51,6 +51,8 @@ export interface JobRunOptions {
   source?: WorkspaceSource;
   /** Where artifacts are written (`<dir>/<job>/...`); no artifacts when undefined. */
   artifactsDir?: string;
+  /** Whose caches this run uses and fills (a project); caches of other scopes never mix. */
+  cacheScope: string;
   /** SIGTERM-to-SIGKILL grace period for stopped steps. */
   graceMs: number;
   context: BuildContext;
@@ -126,6 +128,7 @@ export async function runJobAttempt(job: PlanJob, options: JobRunOptions): Promi
       policy: options.policy,
       pull: options.pull,
       cacheKeys,
+      cacheScope: options.cacheScope,
       ...(options.networkOverride ? { networkOverride: options.networkOverride } : {}),
     });
     if (abort.signal.aborted) return finish(stoppedEnding(cause(), job));
@@ -149,7 +152,15 @@ export async function runJobAttempt(job: PlanJob, options: JobRunOptions): Promi
       );
     }
 
-    const failure = await runSteps(job, pod, (step) => plan.targetOf(step), options, abort.signal, cause, steps);
+    const failure = await runSteps(
+      job,
+      pod,
+      (step) => plan.targetOf(step),
+      options,
+      abort.signal,
+      cause,
+      steps,
+    );
     const ending: Pick<Ending, 'outcome' | 'reason'> = cause()
       ? stoppedEnding(cause(), job)
       : (failure ?? {

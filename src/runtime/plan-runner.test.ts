@@ -36,6 +36,7 @@ async function run(
     reporter: (e) => events.push(e),
     secrets: opts.secrets ?? {},
     graceMs: 50,
+    cacheScope: 'test',
     context: p.context,
     parallelism: opts.parallelism ?? 2,
   });

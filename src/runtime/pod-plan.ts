@@ -22,6 +22,8 @@ export interface PodPlanOptions {
   networkOverride?: PodSpec['network'];
   /** Rendered cache keys, one per `job.caches` entry. */
   cacheKeys: string[];
+  /** Whose caches these are (for `slipway run`: the project directory). */
+  cacheScope: string;
 }
 
 export interface PodPlan {
@@ -41,9 +43,9 @@ export function podId(runId: string, jobId: string, attempt: number): string {
   return `${runId}-${slug || 'job'}-${hash}-a${attempt}`;
 }
 
-/** The volume that holds a cache key's content. */
-export function cacheVolumeName(key: string): string {
-  return `slipway-cache-${createHash('sha256').update(key).digest('hex').slice(0, 24)}`;
+/** The volume that holds a cache key's content within a scope. */
+export function cacheVolumeName(scope: string, key: string): string {
+  return `slipway-cache-${createHash('sha256').update(scope).update('\0').update(key).digest('hex').slice(0, 24)}`;
 }
 
 /** Where cache volume `index` is mounted in the primary container. */
@@ -79,7 +81,8 @@ export function planPod(job: PlanJob, options: PodPlanOptions): PodPlan {
   }
   const caches: CacheMount[] = options.cacheKeys.map((key, i) => ({
     key,
-    volume: cacheVolumeName(key),
+    scope: options.cacheScope,
+    volume: cacheVolumeName(options.cacheScope, key),
     mountPath: cacheMountPath(i),
   }));
   const network =

@@ -3,6 +3,7 @@ import {
   LABELS,
   PodError,
   type Backend,
+  type CacheRef,
   type ContainerSpec,
   type OwnerSelector,
   type Pod,
@@ -75,9 +76,9 @@ export function createDockerBackend(options: DockerBackendOptions = {}): Backend
   }
 
   async function pullImage(image: string, signal: AbortSignal): Promise<void> {
-    const stream = (await docker.pull(imageRef(image), {
+    const stream = await docker.pull(imageRef(image), {
       abortSignal: signal,
-    }));
+    });
     await new Promise<void>((resolve, reject) => {
       docker.modem.followProgress(stream, (error: Error | null) =>
         error ? reject(error) : resolve(),
@@ -127,6 +128,7 @@ export function createDockerBackend(options: DockerBackendOptions = {}): Backend
               [LABELS.managed]: '1',
               [LABELS.role]: 'cache',
               [LABELS.cacheKey]: cache.key,
+              [LABELS.cacheScope]: cache.scope,
               [LABELS.creator]: spec.owner.creator,
             },
           }),
@@ -349,8 +351,24 @@ export function createDockerBackend(options: DockerBackendOptions = {}): Backend
     return new DockerPod(docker, podId, undefined, members, services, [workspaceVolumeName(podId)]);
   }
 
+  async function listCaches(scope?: string): Promise<CacheRef[]> {
+    const label = [
+      `${LABELS.managed}=1`,
+      `${LABELS.role}=cache`,
+      ...(scope === undefined ? [] : [`${LABELS.cacheScope}=${scope}`]),
+    ];
+    const { Volumes } = await docker.listVolumes({ filters: { label } });
+    return (Volumes ?? []).map((v) => ({
+      volume: v.Name,
+      key: v.Labels?.[LABELS.cacheKey] ?? '',
+      scope: v.Labels?.[LABELS.cacheScope] ?? '',
+    }));
+  }
+
   return {
     name: 'docker',
+    listCaches,
+    removeCache: (ref: CacheRef) => removeVolume(docker, ref.volume),
     async available() {
       try {
         await withDeadline(docker.ping(), 3000, 'pinging the Docker engine');

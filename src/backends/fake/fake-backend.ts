@@ -124,6 +124,8 @@ export function createFakeBackend(options: FakeOptions = {}): FakeBackend {
       for (const p of pods) if (p.spec.id === ref.id) p.destroyed = true;
       return Promise.resolve();
     },
+    listCaches: () => Promise.resolve([]),
+    removeCache: () => Promise.resolve(),
     close: () => Promise.resolve(),
   };
 }

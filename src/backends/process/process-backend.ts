@@ -29,6 +29,7 @@ import {
   LABELS,
   PodError,
   type Backend,
+  type CacheRef,
   type OwnerSelector,
   type Pod,
   type PodEvents,
@@ -92,7 +93,15 @@ export function createProcessBackend(options: ProcessBackendOptions = {}): Backe
     await mkdir(root, { recursive: true });
     const workspace = await mkdtemp(join(options.rootDir ?? tmpdir(), 'slipway-ws-'));
     const caches = new Map(spec.caches.map((c) => [c.mountPath, join(cachesDir, c.volume)]));
-    await Promise.all([...caches.values()].map((dir) => mkdir(dir, { recursive: true })));
+    await Promise.all(
+      spec.caches.map(async (c) => {
+        await mkdir(join(cachesDir, c.volume), { recursive: true });
+        await writeFile(
+          join(cachesDir, `${c.volume}.json`),
+          JSON.stringify({ volume: c.volume, key: c.key, scope: c.scope }),
+        );
+      }),
+    );
     const record: PodRecord = {
       id: spec.id,
       labels: {
@@ -153,6 +162,26 @@ export function createProcessBackend(options: ProcessBackendOptions = {}): Backe
           await rm(resource.slice(4), { recursive: true, force: true });
       }
       await rm(recordPath(ref.id), { force: true });
+    },
+    async listCaches(scope?: string) {
+      const names = await readdir(cachesDir).catch(() => [] as string[]);
+      const refs = await Promise.all(
+        names
+          .filter((n) => n.endsWith('.json'))
+          .map(
+            async (n) =>
+              JSON.parse(
+                await readFile(join(cachesDir, n), 'utf8').catch(() => 'null'),
+              ) as CacheRef | null,
+          ),
+      );
+      return refs.filter(
+        (r): r is CacheRef => r !== null && (scope === undefined || r.scope === scope),
+      );
+    },
+    async removeCache(ref: CacheRef) {
+      await rm(join(cachesDir, ref.volume), { recursive: true, force: true });
+      await rm(join(cachesDir, `${ref.volume}.json`), { force: true });
     },
     close: () => Promise.resolve(),
   };
