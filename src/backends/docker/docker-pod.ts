@@ -70,10 +70,38 @@ export class DockerPod implements Pod {
         return await this.runStepContainer(member, command, io, signal);
       return await this.execInContainer(member, member.containerId, command, io, signal);
     } catch (error) {
+      if (member.containerId !== undefined && (await this.exitedWithoutShell(member.containerId))) {
+        if (member.role === 'primary') {
+          return {
+            kind: 'infra_error',
+            message: `image ${member.image} has no shell (sh), so it cannot be a job's primary image: steps run inside it. Use an image with sh, and run commands of shell-less images with \`image:\` on a step`,
+          };
+        }
+        // The image has no shell to keep a container alive: run each step as its own container.
+        await removeContainer(this.docker, member.containerId).catch(() => undefined);
+        member.containerId = undefined;
+        return this.runStepContainer(member, command, io, signal).catch((e: unknown) => ({
+          kind: 'infra_error' as const,
+          message: `step could not run in ${member.image}: ${describeDockerError(e)}`,
+        }));
+      }
       return {
         kind: 'infra_error',
         message: `step could not run in ${member.image}: ${describeDockerError(error)}`,
       };
+    }
+  }
+
+  /**
+   * True when a long-lived container has already exited because its keepalive could not
+   * start: the engine's init starts fine, then `sh` is not found (exit 127).
+   */
+  private async exitedWithoutShell(containerId: string): Promise<boolean> {
+    try {
+      const info = await this.docker.getContainer(containerId).inspect();
+      return !info.State.Running && info.State.ExitCode === 127;
+    } catch {
+      return false;
     }
   }
 

@@ -7,6 +7,8 @@
  *   oom              killed for memory (exit 137)       vanish          the container disappears (infra error)
  *   hang             runs until stopped (exit 143)      hang-hard       ignores SIGTERM; killed after the grace period
  *   bytes N          N bytes of binary output           env NAME        prints the value of env NAME
+ *   write PATH TEXT  writes a workspace file             cat PATH        prints a workspace file
+ *   pwd              prints the working directory
  *
  * Statements are separated by `;` or newlines. Images choose pod-level behaviour:
  * `fake/missing*` → image_missing, `fake/unpullable*` → image_pull, `fake/slow:<ms>` →
@@ -190,9 +192,12 @@ class FakePod implements Pod {
           return { kind: 'stopped', exitCode: 137 };
         case 'bytes': {
           let left = Number(arg);
-          for (let n = 0; left > 0; n++) {
-            const size = Math.min(left, 65536);
-            io.stdout(Buffer.alloc(size, n % 256));
+          // 0..255 repeated, in 64 KiB chunks (a multiple of 256, so each chunk starts at 0).
+          const block = Buffer.alloc(65536);
+          for (let i = 0; i < block.length; i++) block[i] = i % 256;
+          while (left > 0) {
+            const size = Math.min(left, block.length);
+            io.stdout(Buffer.from(block.subarray(0, size)));
             left -= size;
           }
           break;
@@ -200,12 +205,36 @@ class FakePod implements Pod {
         case 'env':
           io.stdout(Buffer.from(`${command.env[arg] ?? ''}\n`));
           break;
+        case 'write': {
+          const [path = '', ...text] = rest;
+          this.record.files.set(
+            this.resolve(command.workingDir, path),
+            Buffer.from(text.join(' ')),
+          );
+          break;
+        }
+        case 'cat': {
+          const content = this.record.files.get(this.resolve(command.workingDir, arg));
+          if (!content) {
+            io.stderr(Buffer.from(`cat: ${arg}: No such file\n`));
+            return { kind: 'exited', exitCode: 1 };
+          }
+          io.stdout(content);
+          break;
+        }
+        case 'pwd':
+          io.stdout(Buffer.from(`${command.workingDir}\n`));
+          break;
         default:
           io.stderr(Buffer.from(`fake: unknown command ${word}\n`));
           return { kind: 'exited', exitCode: 127 };
       }
     }
     return { kind: 'exited', exitCode: 0 };
+  }
+
+  private resolve(cwd: string, path: string): string {
+    return (path.startsWith('/') ? path : `${cwd}/${path}`).replace(/\/+/g, '/');
   }
 
   async copyIn(_target: string, path: string, tar: NodeJS.ReadableStream): Promise<void> {
