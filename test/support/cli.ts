@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'slipway.js');
@@ -32,7 +32,7 @@ export function slipway(
 
 /** A running `slipway` process, for tests that signal or kill it. */
 export interface RunningCli {
-  child: import('node:child_process').ChildProcess;
+  child: ChildProcess;
   /** Resolves when the combined output matches. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
   done: Promise<CliResult>;
