@@ -225,6 +225,18 @@ export function describeBackendContract(
       if (caps.processTree && caps.countSleepers) expect(await caps.countSleepers(pod)).toBe(0);
     });
 
+    if (caps.processTree) {
+      it("treats a step that SIGKILLs itself as the step's own exit, not the infrastructure's", async () => {
+        const pod = await create();
+        const r = await exec(pod, {
+          ...command(caps, []),
+          argv: ['sh', '-c', 'echo before; kill -9 $$'],
+        });
+        expect(r.exit).toEqual({ kind: 'exited', exitCode: 137 });
+        expect(r.stdout.toString()).toBe('before\n');
+      });
+    }
+
     it('copies files in and out of the workspace', async () => {
       const pod = await create();
       await pod.copyIn(

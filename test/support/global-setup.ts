@@ -1,6 +1,9 @@
 /**
- * Runs once before the suite: builds dist/ when any source file is newer, so tests that
- * spawn the real `slipway` binary (bin/slipway.js) test the code as it is now.
+ * Runs once around the whole suite.
+ * - Before: builds dist/ when any source file is newer, so tests that spawn the real
+ *   `slipway` binary (bin/slipway.js) test the code as it is now.
+ * - After: asserts that the suite left ZERO Slipway containers and volumes on the engine
+ *   (zero orphans is a feature); anything left is listed, removed, and fails the run.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -15,9 +18,56 @@ function newest(dir: string): number {
   return latest;
 }
 
-export default function setup(): void {
+function leftovers(): { containers: string[]; volumes: string[] } {
+  const list = (args: string[]): string[] => {
+    try {
+      return execFileSync('docker', args, { encoding: 'utf8' }).split('\n').filter(Boolean);
+    } catch {
+      return []; // no engine: nothing can be left on it
+    }
+  };
+  return {
+    containers: list([
+      'ps',
+      '-a',
+      '--filter',
+      'label=dev.slipway.managed=1',
+      '--format',
+      '{{.Names}} ({{.Image}}, {{.Status}})',
+    ]),
+    volumes: list([
+      'volume',
+      'ls',
+      '--filter',
+      'label=dev.slipway.managed=1',
+      '--format',
+      '{{.Name}}',
+    ]),
+  };
+}
+
+export default function setup(): () => void {
   const marker = 'dist/cli/main.js';
   if (!existsSync(marker) || statSync(marker).mtimeMs < newest('src')) {
     execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
   }
+  return () => {
+    const left = leftovers();
+    if (left.containers.length === 0 && left.volumes.length === 0) {
+      console.log('zero orphans: no Slipway container or volume is left on the engine');
+      return;
+    }
+    execFileSync(
+      'sh',
+      [
+        '-c',
+        'docker ps -aq --filter label=dev.slipway.managed=1 | xargs -r docker rm -f; docker volume ls -q --filter label=dev.slipway.managed=1 | xargs -r docker volume rm',
+      ],
+      { stdio: 'ignore' },
+    );
+    throw new Error(
+      `the test suite left ${left.containers.length} container(s) and ${left.volumes.length} volume(s) behind (now removed):\n` +
+        [...left.containers, ...left.volumes].map((x) => `  ${x}`).join('\n'),
+    );
+  };
 }

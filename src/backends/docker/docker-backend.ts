@@ -111,7 +111,9 @@ export function createDockerBackend(options: DockerBackendOptions = {}): Backend
       const images = [
         ...new Set([...spec.containers.map((c) => c.image), ...spec.services.map((s) => s.image)]),
       ];
-      const [infos] = await Promise.all([
+      // Everything started here must have finished before a failure is handled: a volume
+      // still being created when cleanup runs would appear afterwards, an orphan.
+      const [infos] = await allSettledOrThrow([
         Promise.all(
           images.map(
             async (image) => [image, await inspectImage(image, spec.pull, signal, events)] as const,
@@ -133,7 +135,7 @@ export function createDockerBackend(options: DockerBackendOptions = {}): Backend
             },
           }),
         ),
-      ]);
+      ] as const);
       const imageInfo = new Map(infos);
       checkCanceled();
 
@@ -150,7 +152,7 @@ export function createDockerBackend(options: DockerBackendOptions = {}): Backend
       checkCanceled();
 
       if (spec.services.length > 0) {
-        await Promise.all(
+        await allSettledOrThrow(
           spec.services.map((service) => startService(spec, service, primary, serviceIds, events)),
         );
         checkCanceled();
@@ -160,7 +162,7 @@ export function createDockerBackend(options: DockerBackendOptions = {}): Backend
           ),
         );
       }
-      await Promise.all(
+      await allSettledOrThrow(
         others.map((member) => startLongLived(spec, member, primary, imageInfo, members)),
       );
       checkCanceled();
@@ -384,6 +386,18 @@ export function createDockerBackend(options: DockerBackendOptions = {}): Backend
     async close() {
       // dockerode keeps no persistent connections for plain requests.
     },
+  };
+}
+
+/** Like Promise.all, but waits for every promise to settle before rejecting with the first error. */
+async function allSettledOrThrow<T extends readonly unknown[]>(
+  promises: T,
+): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as {
+    -readonly [K in keyof T]: Awaited<T[K]>;
   };
 }
 

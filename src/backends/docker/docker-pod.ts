@@ -27,6 +27,8 @@ export interface PodMember {
 /** How long teardown may take before it gives up (leftovers are swept later). */
 const TEARDOWN_DEADLINE_MS = 60_000;
 const EXEC_SETTLE_POLL_MS = 10;
+/** How long an unexplained SIGKILL is watched for the container going away. */
+const UNEXPLAINED_KILL_WATCH_MS = 2500;
 
 /**
  * A pod on a Docker engine: long-lived containers that steps are exec'd into, services,
@@ -137,12 +139,32 @@ export class DockerPod implements Pod {
       const info = await settle(exec);
       const exitCode = info.ExitCode ?? -1;
       if (stopped) return { kind: 'stopped', exitCode };
-      if (exitCode === 137 && (await this.oomKilled(containerId))) {
-        return {
-          kind: 'oom_killed',
-          exitCode,
-          limitBytes: this.spec?.resources.memoryBytes ?? null,
-        };
+      if (exitCode > 128) {
+        // Killed by a signal: by the kernel for memory, by the user's own script, or because
+        // the container went away under it (engine stopped, container removed). A container
+        // that can no longer run a probe is gone: that is the infrastructure's doing.
+        const probe = await this.oomProbe(containerId);
+        if (probe === undefined) {
+          return {
+            kind: 'infra_error',
+            message: `the container of ${member.name} (${member.image}) stopped while the step ran (exit ${exitCode}); the engine was stopped or the container removed`,
+          };
+        }
+        if (exitCode === 137 && probe) {
+          return {
+            kind: 'oom_killed',
+            exitCode,
+            limitBytes: this.spec?.resources.memoryBytes ?? null,
+          };
+        }
+        // A SIGKILL nobody explains: a stopping engine kills exec'd processes first and its
+        // containers a moment later. If the container goes within a short while, it was that.
+        if (exitCode === 137 && (await this.goesAway(containerId, UNEXPLAINED_KILL_WATCH_MS))) {
+          return {
+            kind: 'infra_error',
+            message: `the step of ${member.name} (${member.image}) was killed as its container went away; the engine was stopped or the container removed`,
+          };
+        }
       }
       return { kind: 'exited', exitCode };
     } catch (error) {
@@ -192,14 +214,35 @@ export class DockerPod implements Pod {
     await signalTree('KILL');
   }
 
-  /** Whether the container's memory cgroup recorded a new OOM kill. */
-  private async oomKilled(containerId: string): Promise<boolean> {
-    if (this.spec?.resources.memoryBytes === null) return false;
-    const text = await this.captureRoot(containerId, OOM_COUNTER_COMMAND).catch(() => '');
+  /** True when the container stops, or the engine stops answering, within `ms`. */
+  private async goesAway(containerId: string, ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+      await sleep(250);
+      try {
+        if (!(await this.docker.getContainer(containerId).inspect()).State.Running) return true;
+      } catch {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Reads the container's OOM-kill counter: true when it rose since the last read, false
+   * when not, undefined when the container cannot run a probe any more (it is gone).
+   */
+  private async oomProbe(containerId: string): Promise<boolean | undefined> {
+    let text: string;
+    try {
+      text = await this.captureRoot(containerId, OOM_COUNTER_COMMAND);
+    } catch {
+      return undefined;
+    }
     const count = parseOomKills(text);
     const before = this.oomKills.get(containerId) ?? 0;
     this.oomKills.set(containerId, count);
-    return count > before;
+    return this.spec?.resources.memoryBytes !== null && count > before;
   }
 
   /** Runs a command as root in a container and returns its stdout (for probes). */
