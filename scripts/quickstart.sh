@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # README command 1: set up a fresh machine (idempotent) and run Slipway's main job on its
-# embedded defaults: validate and plan every example pipeline.
+# embedded defaults: validate, plan and run every example pipeline in disposable containers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,5 +20,10 @@ echo "== the plan of examples/web-service (what the runtime executes), in short:
 slipway validate examples/web-service --format json | node -e '
   const r = JSON.parse(require("fs").readFileSync(0, "utf8"));
   console.log(JSON.stringify(r.summary));'
+for example in examples/*/; do
+  echo
+  echo "== slipway run ${example} --network offline"
+  slipway run "$example" --network offline
+done
 echo
 echo "quickstart: done. See docs/pipeline.md to write your own .slipway.yml."
