@@ -44,9 +44,13 @@ module.exports = {
       name: 'server-reaches-agents-through-protocol',
       severity: 'error',
       comment:
-        'The server never imports backends, runtime or agent; it reaches them through protocol.',
+        'The server never imports backends, runtime or agent; it reaches them through protocol. ' +
+        'Exception: the pure rule modules every layer shares (outcome classes, DAG decisions).',
       from: { path: '^src/server/' },
-      to: { path: '^src/(backends|runtime|agent|cli|main)/' },
+      to: {
+        path: '^src/(backends|runtime|agent|cli|main)/',
+        pathNot: '^src/runtime/(outcome|decisions)\\.ts$',
+      },
     },
     {
       name: 'agent-does-not-know-the-controller',

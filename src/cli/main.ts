@@ -2,9 +2,11 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isSlipwayError } from '../errors/index.ts';
 import { processOutput, type Output } from './output.ts';
+import { registerClient } from './client.ts';
 import { registerCache } from './run-cache.ts';
 import { registerRun } from './run.ts';
 import { registerSchema } from './schema.ts';
+import { registerServer } from './server.ts';
 import { registerValidate } from './validate.ts';
 
 function version(): string {
@@ -28,6 +30,8 @@ export function createProgram(output: Output, setExit: (code: number) => void): 
   registerRun(program, output, setExit);
   registerCache(program, output);
   registerSchema(program, output);
+  registerServer(program, output, version());
+  registerClient(program, output, setExit);
   return program;
 }
 

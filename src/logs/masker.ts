@@ -99,7 +99,15 @@ function compile(patterns: readonly Buffer[]): Matcher | undefined {
   if (patterns.length === 0) return undefined;
   const sorted = [...patterns].sort((a, b) => b.length - a.length);
   const source = sorted
-    .map((p) => [...p].map((b) => (/[A-Za-z0-9]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join(''))
+    .map((p) =>
+      [...p]
+        .map((b) =>
+          /[A-Za-z0-9]/.test(String.fromCharCode(b))
+            ? String.fromCharCode(b)
+            : `\\x${b.toString(16).padStart(2, '0')}`,
+        )
+        .join(''),
+    )
     .join('|');
   return { regex: new RegExp(source, 'g'), maxLength: sorted[0]!.length };
 }

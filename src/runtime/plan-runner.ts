@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import type { Plan, PlanJob } from '../pipeline/plan.ts';
 import { emit } from './events.ts';
 import { runJobAttempt, type JobResult, type JobRunOptions } from './job-runner.ts';
-import { failureClass, isInfrastructure, isSuccess, type Outcome } from './outcome.ts';
+import { decideJob, overallOutcome, type Decision } from './decisions.ts';
+import { failureClass, isSuccess, type Outcome } from './outcome.ts';
 
 export interface PlanRunOptions extends Omit<JobRunOptions, 'attempt' | 'runId'> {
   runId?: string;
@@ -52,28 +53,7 @@ export async function runPlan(plan: Plan, options: PlanRunOptions): Promise<RunR
   const running = new Map<string, Promise<void>>();
   const pending = [...plan.jobs];
 
-  const decide = (job: PlanJob): 'run' | 'wait' | { skip: string; outcome?: Outcome } => {
-    if (job.skip !== null) return { skip: job.skip };
-    if (options.signal.aborted) return { skip: 'canceled before it started', outcome: 'canceled' };
-    const needs = job.needs.map((id) => ({ id, summary: summaries.get(id) }));
-    if (needs.some((n) => n.summary === undefined)) return 'wait';
-    const failed = needs.filter((n) => !ok(n.summary!));
-    const skipped = needs.filter((n) => n.summary!.outcome === 'skipped');
-    switch (job.when) {
-      case 'always':
-        return 'run';
-      case 'failure':
-        return failed.length > 0
-          ? 'run'
-          : { skip: 'when.status is failure, and every job it needs succeeded' };
-      case 'success':
-        if (failed.length > 0)
-          return { skip: `${failed.map((n) => n.id).join(', ')} did not succeed` };
-        if (skipped.length > 0)
-          return { skip: `${skipped.map((n) => n.id).join(', ')} was skipped` };
-        return 'run';
-    }
-  };
+  const decide = (job: PlanJob): Decision => decideJob(job, summaries, options.signal.aborted);
 
   const execute = async (job: PlanJob): Promise<void> => {
     const attempts: JobResult[] = [];
@@ -160,19 +140,6 @@ export async function runPlan(plan: Plan, options: PlanRunOptions): Promise<RunR
   return { runId, outcome, durationMs: Date.now() - started, jobs };
 }
 
-/** A need counts as satisfied when it succeeded, was skipped, or failed with allow_failure. */
-function ok(summary: JobSummary): boolean {
-  return isSuccess(summary.outcome) || summary.allowedFailure;
-}
-
-/**
- * The run's outcome: canceled if canceled; an infrastructure error if any job ended in
- * one (the result cannot be trusted); else the first user failure; else success.
- */
 function overall(jobs: JobSummary[], canceled: boolean): Outcome {
-  if (canceled) return 'canceled';
-  const failing = jobs.filter((j) => !ok(j));
-  const infra = failing.find((j) => isInfrastructure(j.outcome));
-  if (infra) return infra.outcome;
-  return failing[0]?.outcome ?? 'success';
+  return overallOutcome(jobs, canceled);
 }

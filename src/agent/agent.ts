@@ -1,0 +1,227 @@
+/**
+ * The agent loop: accept assignments from the controller, run each attempt with the
+ * runtime on a backend, ship its steps and output back in order, and stop an attempt
+ * when told. The embedded agent talks to the controller through an in-memory link;
+ * a remote agent will use the same messages over the network.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Backend, PodPolicy } from '../backends/backend.ts';
+import type { AgentInfo, AgentMessage, Assignment, ControllerPort } from '../protocol/messages.ts';
+import type { RunEvent } from '../runtime/events.ts';
+import { runJobAttempt } from '../runtime/job-runner.ts';
+import { currentOwner } from '../runtime/owner.ts';
+import { localSource } from '../runtime/workspace-source.ts';
+import { exportCommit, fetchMirror } from '../vcs/git.ts';
+
+export interface AgentOptions {
+  info: AgentInfo;
+  backend: Backend;
+  port: ControllerPort;
+  /** Where checkouts are made (one temporary directory per attempt). */
+  workDir: string;
+  /** Where the agent keeps its git mirrors. */
+  gitCacheDir: string;
+  policy: PodPolicy;
+  /** Owner label of everything this agent creates: `controller:<id>` for the embedded one. */
+  creator: string;
+  pull: boolean;
+}
+
+/** Largest log message the agent sends; output is coalesced up to this size. */
+const MAX_LOG_MESSAGE = 256 * 1024;
+
+export class Agent {
+  private readonly running = new Map<number, { abort: AbortController; done: Promise<void> }>();
+
+  constructor(private readonly options: AgentOptions) {}
+
+  start(): void {
+    this.options.port.connect({
+      info: this.options.info,
+      send: (message) => {
+        if (message.type === 'assign') this.accept(message.assignment);
+        else this.running.get(message.attemptId)?.abort.abort(message.reason);
+      },
+    });
+  }
+
+  /** Attempts running now. */
+  get busy(): number {
+    return this.running.size;
+  }
+
+  /** Stops every running attempt and waits for their pods to be removed. */
+  async stopAll(reason: string): Promise<void> {
+    for (const { abort } of this.running.values()) abort.abort(reason);
+    await Promise.all([...this.running.values()].map((r) => r.done));
+  }
+
+  /** Waits for running attempts to finish on their own. */
+  async drain(): Promise<void> {
+    await Promise.all([...this.running.values()].map((r) => r.done));
+  }
+
+  disconnect(): void {
+    this.options.port.disconnect(this.options.info.id);
+  }
+
+  private accept(assignment: Assignment): void {
+    const abort = new AbortController();
+    const done = this.run(assignment, abort.signal)
+      .catch(() => undefined)
+      .finally(() => this.running.delete(assignment.attemptId));
+    this.running.set(assignment.attemptId, { abort, done });
+  }
+
+  private async run(assignment: Assignment, signal: AbortSignal): Promise<void> {
+    const { attemptId } = assignment;
+    const shipper = new Shipper((message) =>
+      this.options.port.receive(this.options.info.id, message),
+    );
+    shipper.push({ type: 'attempt.started', attemptId });
+    let dir: string | undefined;
+    try {
+      dir = await mkdtemp(join(this.options.workDir, `attempt-${attemptId}-`));
+      shipper.push({ type: 'progress', attemptId, message: `fetching ${assignment.repo.url}` });
+      const mirror = await fetchMirror(this.options.gitCacheDir, assignment.repo.url);
+      await exportCommit(mirror, assignment.repo.sha, dir);
+      const offsets = new Map<number, { seq: number; offset: number }>();
+      const reporter = (event: RunEvent): void => {
+        switch (event.type) {
+          case 'job.progress':
+            shipper.push({ type: 'progress', attemptId, message: event.message });
+            return;
+          case 'step.started':
+            shipper.push({
+              type: 'step.started',
+              attemptId,
+              step: event.step,
+              name: event.name,
+              time: event.time,
+            });
+            return;
+          case 'output': {
+            const position = offsets.get(event.step) ?? { seq: 0, offset: 0 };
+            offsets.set(event.step, position);
+            shipper.pushLog(attemptId, event.step, event.stream, event.data, position);
+            return;
+          }
+          case 'step.finished':
+            shipper.push({
+              type: 'step.finished',
+              attemptId,
+              step: event.step,
+              name: event.name,
+              outcome: event.outcome,
+              reason: event.reason,
+              exitCode: event.exitCode,
+              time: event.time,
+            });
+            return;
+          default:
+            return;
+        }
+      };
+      const result = await runJobAttempt(assignment.job, {
+        backend: this.options.backend,
+        runId: assignment.runId,
+        attempt: assignment.attempt,
+        owner: currentOwner(this.options.creator),
+        policy: this.options.policy,
+        pull: this.options.pull,
+        signal,
+        reporter,
+        secrets: assignment.secrets,
+        source: localSource(dir),
+        cacheScope: assignment.cacheScope,
+        graceMs: assignment.graceMs,
+        context: assignment.context,
+      });
+      shipper.push({
+        type: 'attempt.finished',
+        attemptId,
+        outcome: result.outcome,
+        reason: result.reason,
+      });
+    } catch (error) {
+      shipper.push({
+        type: 'attempt.finished',
+        attemptId,
+        outcome: 'infra_error',
+        reason: `the agent could not run the attempt: ${(error as Error).message}`,
+      });
+    } finally {
+      await shipper.flushed();
+      if (dir) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    }
+  }
+}
+
+/**
+ * Delivers an attempt's messages in order, one at a time; consecutive output of one step
+ * and stream is coalesced while the previous message is being stored, so a fast step
+ * makes few large chunks instead of many tiny ones.
+ */
+class Shipper {
+  private readonly queue: AgentMessage[] = [];
+  private sending: Promise<void> | undefined;
+
+  constructor(private readonly deliver: (message: AgentMessage) => Promise<void>) {}
+
+  push(message: AgentMessage): void {
+    this.queue.push(message);
+    this.pump();
+  }
+
+  pushLog(
+    attemptId: number,
+    step: number,
+    stream: 'stdout' | 'stderr',
+    data: Buffer,
+    position: { seq: number; offset: number },
+  ): void {
+    const last = this.queue.at(-1);
+    if (
+      last?.type === 'log' &&
+      last.step === step &&
+      last.stream === stream &&
+      last.data.length + data.length <= MAX_LOG_MESSAGE
+    ) {
+      last.data = Buffer.concat([last.data, data]);
+      position.offset += data.length;
+      return;
+    }
+    this.push({
+      type: 'log',
+      attemptId,
+      step,
+      seq: position.seq,
+      offset: position.offset,
+      stream,
+      data,
+    });
+    position.seq += 1;
+    position.offset += data.length;
+  }
+
+  async flushed(): Promise<void> {
+    while (this.sending) await this.sending;
+  }
+
+  private pump(): void {
+    if (this.sending) return;
+    this.sending = (async () => {
+      for (let message = this.queue.shift(); message; message = this.queue.shift()) {
+        try {
+          await this.deliver(message);
+        } catch {
+          // The controller could not store it; nothing better to do than go on in order.
+        }
+      }
+    })().finally(() => {
+      this.sending = undefined;
+      if (this.queue.length > 0) this.pump();
+    });
+  }
+}

@@ -1,0 +1,85 @@
+/** `slipway server`: the controller with its API, queue, scheduler and embedded agent. */
+import type { Command } from 'commander';
+import { ConfigError } from '../config/server-config.ts';
+import { SlipwayError } from '../errors/index.ts';
+import { startServer } from '../main/server.ts';
+import { formatDiagnostics } from '../pipeline/format.ts';
+import type { Output } from './output.ts';
+
+interface ServerCliOptions {
+  config?: string;
+  listen?: string;
+  dataDir?: string;
+}
+
+export function registerServer(program: Command, output: Output, version: string): void {
+  program
+    .command('server')
+    .description('run the controller: API on /api/v1, webhooks, schedules, and the embedded agent')
+    .option(
+      '-c, --config <file>',
+      'configuration file (slipway.server.yml); default: embedded defaults',
+    )
+    .option('--listen <host:port>', 'address to listen on (default 127.0.0.1:8080)')
+    .option(
+      '--data-dir <dir>',
+      'where the store, mirrors and admin token live (default ./.slipway-data)',
+    )
+    .addHelpText(
+      'after',
+      '\nThe admin token comes from SLIPWAY_ADMIN_TOKEN, or admin_token in the file, or is generated on\nfirst start and stored 0600 in the data directory. SIGHUP re-reads the configuration; SIGTERM stops\ndispatching, lets running builds finish, and exits.',
+    )
+    .action(async (options: ServerCliOptions) => {
+      let server;
+      try {
+        server = await startServer({
+          ...(options.config ? { configFile: options.config } : {}),
+          ...(options.listen ? { listen: options.listen } : {}),
+          ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+          version,
+          log: (line) => output.err(line),
+        });
+      } catch (error) {
+        if (error instanceof ConfigError) {
+          if (error.diagnostics.length > 0)
+            output.err(formatDiagnostics(error.diagnostics, error.text, { color: output.color }));
+          throw new SlipwayError('SW_CONFIG_INVALID', error.message);
+        }
+        throw error;
+      }
+      output.err(
+        `slipway: controller listening on ${server.url} (data in ${server.config.dataDir})`,
+      );
+      let stopping = false;
+      const stop = (signal: string): void => {
+        if (stopping) {
+          output.err(`slipway: ${signal} again: canceling running builds`);
+          void server.stop({ cancelRunning: true }).finally(() => process.exit(130));
+          return;
+        }
+        stopping = true;
+        output.err(
+          `slipway: ${signal}: no new builds start; waiting for running ones (again to cancel them)`,
+        );
+        void server.stop().then(() => process.exit(0));
+      };
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+      process.on('SIGHUP', () => {
+        server.reload().then(
+          (diff) =>
+            output.err(
+              `slipway: configuration reloaded (added ${diff.added.length}, changed ${diff.changed.length}, removed ${diff.removed.length})`,
+            ),
+          (error: unknown) => {
+            if (error instanceof ConfigError && error.diagnostics.length > 0)
+              output.err(formatDiagnostics(error.diagnostics, error.text, { color: output.color }));
+            output.err(
+              `slipway: reload refused, the running configuration stays: ${(error as Error).message}`,
+            );
+          },
+        );
+      });
+      await new Promise(() => undefined);
+    });
+}

@@ -1,0 +1,362 @@
+/**
+ * The controller's configuration as code (`slipway.server.yml`): validated once with
+ * file:line:col diagnostics (the compiler's machinery), then frozen. Secret values are
+ * references (`env:NAME`, `file:PATH`), resolved at start; a missing one fails start-up
+ * with the key's path, never an empty string.
+ */
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import * as z from 'zod';
+import { checkCron, checkTimeZone } from '../pipeline/triggers.ts';
+import type { Diagnostic } from '../pipeline/diagnostics.ts';
+import { sortDiagnostics } from '../pipeline/diagnostics.ts';
+import { parseDuration, parseSize } from '../pipeline/units.ts';
+import { locate, schemaDiagnostics } from '../pipeline/schema-issues.ts';
+import { SourceFile } from '../pipeline/source.ts';
+import { loadYaml } from '../pipeline/yaml-loader.ts';
+import type { Path } from '../pipeline/path.ts';
+
+const SecretRef = z
+  .string()
+  .regex(
+    /^(env|file):.+$/,
+    'a secret is a reference like env:NAME or file:/path, never the value itself',
+  )
+  .describe('A reference to a secret value: `env:NAME` or `file:/path`.');
+
+const Duration = z.string().describe('A duration like 90s, 10m, 1h.');
+const Size = z.string().describe('A size like 100MiB.');
+
+const ScheduleSchema = z
+  .object({
+    cron: z.string().describe('Five-field cron expression.'),
+    timezone: z.string().optional().describe('IANA time zone (default UTC).'),
+    branch: z.string().optional().describe("Branch to build (default: the job's branch)."),
+  })
+  .strict();
+
+export const ConfigJobSchema = z
+  .object({
+    repo: z.string().min(1).describe('Git repository URL or path.'),
+    branch: z.string().optional().describe('Default branch to build (default main).'),
+    branches: z
+      .array(z.string())
+      .optional()
+      .describe('Branch globs that webhooks may build; default: every branch.'),
+    pipeline: z
+      .string()
+      .optional()
+      .describe('Pipeline path in the repository (default .slipway.yml).'),
+    concurrency: z.number().int().positive().optional().describe('Most builds running at once.'),
+    cancel_older: z
+      .boolean()
+      .optional()
+      .describe('A new build on a branch cancels the older running one on that branch.'),
+    schedules: z.array(ScheduleSchema).optional().describe('Cron schedules for this job.'),
+    webhook_secret: SecretRef.optional().describe(
+      'Secret that webhook deliveries are signed with.',
+    ),
+  })
+  .strict();
+
+export const ServerConfigSchema = z
+  .object({
+    listen: z.string().optional().describe('host:port to listen on (default 127.0.0.1:8080).'),
+    public_url: z.string().optional().describe('URL users reach the controller at.'),
+    data_dir: z
+      .string()
+      .optional()
+      .describe('Where the store and caches live (default ./.slipway-data).'),
+    store: z
+      .object({
+        url: z
+          .string()
+          .optional()
+          .describe('postgres://… (reserved for a later release); default: the embedded file.'),
+      })
+      .strict()
+      .optional(),
+    admin_token: SecretRef.optional().describe(
+      'Admin token reference; else SLIPWAY_ADMIN_TOKEN or a generated one.',
+    ),
+    agent: z
+      .object({
+        enabled: z.boolean().optional().describe('Run the embedded agent (default true).'),
+        executors: z
+          .number()
+          .int()
+          .positive()
+          .max(64)
+          .optional()
+          .describe('Attempts at once (default 2).'),
+        labels: z.array(z.string()).optional().describe('Labels the embedded agent offers.'),
+        backend: z
+          .enum(['auto', 'docker', 'process'])
+          .optional()
+          .describe('default auto: docker when an engine answers.'),
+      })
+      .strict()
+      .optional(),
+    limits: z
+      .object({
+        log_cap: Size.optional().describe('Per-step log cap (default 100MiB).'),
+        max_build_duration: Duration.optional().describe('Upper bound on any job timeout.'),
+        grace: Duration.optional().describe('SIGTERM to SIGKILL grace period (default 10s).'),
+        webhook_body: Size.optional().describe('Largest webhook body (default 1MiB).'),
+      })
+      .strict()
+      .optional(),
+    secrets: z
+      .record(z.string(), SecretRef)
+      .optional()
+      .describe('Secrets given to the jobs that list them.'),
+    jobs: z.record(z.string(), ConfigJobSchema).optional(),
+  })
+  .strict();
+
+export type RawServerConfig = z.infer<typeof ServerConfigSchema>;
+
+export interface ConfigJob {
+  name: string;
+  repo: string;
+  branch: string;
+  branches: string[];
+  pipeline: string;
+  concurrency: number | null;
+  cancelOlder: boolean;
+  schedules: { cron: string; timezone: string; branch: string | null }[];
+  webhookSecret: string | null;
+}
+
+export interface ServerConfig {
+  file: string | null;
+  listen: { host: string; port: number };
+  publicUrl: string;
+  dataDir: string;
+  adminTokenRef: string | null;
+  agent: {
+    enabled: boolean;
+    executors: number;
+    labels: string[];
+    backend: 'auto' | 'docker' | 'process';
+  };
+  limits: { logCapBytes: number; maxBuildMs: number; graceMs: number; webhookBodyBytes: number };
+  /** Secret references by name (resolved by resolveSecrets). */
+  secrets: Record<string, string>;
+  jobs: ConfigJob[];
+}
+
+export class ConfigError extends Error {
+  constructor(
+    message: string,
+    readonly diagnostics: Diagnostic[] = [],
+    readonly text = '',
+  ) {
+    super(message);
+  }
+}
+
+export interface ConfigOverrides {
+  listen?: string;
+  dataDir?: string;
+}
+
+export function parseListen(value: string): { host: string; port: number } | undefined {
+  const match = /^(\[[^\]]+\]|[^:]*):(\d{1,5})$/.exec(value);
+  if (!match) return undefined;
+  const port = Number(match[2]);
+  if (port > 65535) return undefined;
+  return { host: match[1]!.replace(/^\[|\]$/g, '') || '127.0.0.1', port };
+}
+
+/** The configuration with no file: every default. */
+export function defaultConfig(overrides: ConfigOverrides = {}, cwd = process.cwd()): ServerConfig {
+  return buildConfig({}, null, overrides, cwd);
+}
+
+/** Reads, validates and freezes a configuration file. Throws ConfigError with diagnostics. */
+export function loadConfig(
+  file: string,
+  overrides: ConfigOverrides = {},
+  cwd = process.cwd(),
+): ServerConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read the configuration ${file}: ${(error as Error).message}`);
+  }
+  return parseConfig(text, file, overrides, cwd);
+}
+
+export function parseConfig(
+  text: string,
+  file: string,
+  overrides: ConfigOverrides = {},
+  cwd = process.cwd(),
+): ServerConfig {
+  const source = new SourceFile(file, text);
+  const diagnostics: Diagnostic[] = [];
+  const doc = loadYaml(source, diagnostics);
+  if (!doc) throw new ConfigError(`${file} is not a valid configuration`, diagnostics, text);
+  const parsed = ServerConfigSchema.safeParse(doc.value);
+  if (!parsed.success) {
+    diagnostics.push(
+      ...schemaDiagnostics(parsed.error.issues, ServerConfigSchema, doc.value, [], doc, source),
+    );
+    throw new ConfigError(
+      `${file} is not a valid configuration`,
+      sortDiagnostics(diagnostics),
+      text,
+    );
+  }
+  const raw = parsed.data;
+  const problem = (code: Diagnostic['code'], message: string, path: Path): void => {
+    diagnostics.push(source.diagnostic(code, message, locate(doc, path), path));
+  };
+  for (const [key, value] of [
+    ['log_cap', raw.limits?.log_cap],
+    ['webhook_body', raw.limits?.webhook_body],
+  ] as const)
+    if (value !== undefined) {
+      const size = parseSize(value);
+      if (!size.ok) problem('invalid-size', size.reason, ['limits', key]);
+    }
+  for (const [key, value] of [
+    ['max_build_duration', raw.limits?.max_build_duration],
+    ['grace', raw.limits?.grace],
+  ] as const)
+    if (value !== undefined) {
+      const duration = parseDuration(value);
+      if (!duration.ok) problem('invalid-duration', duration.reason, ['limits', key]);
+    }
+  if (raw.listen !== undefined && !parseListen(raw.listen))
+    problem('invalid-value', `"${raw.listen}" is not host:port (like 127.0.0.1:8080)`, ['listen']);
+  if (raw.store?.url !== undefined)
+    problem(
+      'invalid-value',
+      'store.url (PostgreSQL) is reserved for a later release; remove it to use the embedded store',
+      ['store', 'url'],
+    );
+  for (const [name, job] of Object.entries(raw.jobs ?? {})) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(name))
+      problem('invalid-name', `job name "${name}" may use letters, digits, ".", "_" and "-"`, [
+        'jobs',
+        name,
+      ]);
+    (job.schedules ?? []).forEach((schedule, i) => {
+      const cron = checkCron(schedule.cron);
+      if (cron) problem('invalid-cron', cron, ['jobs', name, 'schedules', i, 'cron']);
+      const zone = schedule.timezone ? checkTimeZone(schedule.timezone) : undefined;
+      if (zone) problem('invalid-value', zone, ['jobs', name, 'schedules', i, 'timezone']);
+    });
+  }
+  if (diagnostics.length > 0)
+    throw new ConfigError(
+      `${file} is not a valid configuration`,
+      sortDiagnostics(diagnostics),
+      text,
+    );
+  return buildConfig(raw, file, overrides, cwd);
+}
+
+function buildConfig(
+  raw: RawServerConfig,
+  file: string | null,
+  overrides: ConfigOverrides,
+  cwd: string,
+): ServerConfig {
+  const listenText = overrides.listen ?? raw.listen ?? '127.0.0.1:8080';
+  const listen = parseListen(listenText);
+  if (!listen)
+    throw new ConfigError(`--listen ${listenText} is not host:port (like 127.0.0.1:8080)`);
+  const dataDir = resolve(cwd, overrides.dataDir ?? raw.data_dir ?? '.slipway-data');
+  const unit = (r: { ok: boolean; value?: number }, fallback: number): number =>
+    r.ok && r.value !== undefined ? r.value : fallback;
+  const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+  return {
+    file,
+    listen,
+    publicUrl: raw.public_url ?? `http://${host}:${listen.port}`,
+    dataDir,
+    adminTokenRef: raw.admin_token ?? null,
+    agent: {
+      enabled: raw.agent?.enabled ?? true,
+      executors: raw.agent?.executors ?? 2,
+      labels: raw.agent?.labels ?? [],
+      backend: raw.agent?.backend ?? 'auto',
+    },
+    limits: {
+      logCapBytes: unit(parseSize(raw.limits?.log_cap ?? '100MiB'), 100 * 1048576),
+      maxBuildMs: unit(parseDuration(raw.limits?.max_build_duration ?? '6h'), 6 * 3600_000),
+      graceMs: unit(parseDuration(raw.limits?.grace ?? '10s'), 10_000),
+      webhookBodyBytes: unit(parseSize(raw.limits?.webhook_body ?? '1MiB'), 1048576),
+    },
+    secrets: raw.secrets ?? {},
+    jobs: Object.entries(raw.jobs ?? {}).map(([name, job]) => ({
+      name,
+      repo:
+        isRemote(job.repo) || isAbsolute(job.repo)
+          ? job.repo
+          : resolve(file ? resolve(file, '..') : cwd, job.repo),
+      branch: job.branch ?? 'main',
+      branches: job.branches ?? [],
+      pipeline: job.pipeline ?? '.slipway.yml',
+      concurrency: job.concurrency ?? null,
+      cancelOlder: job.cancel_older ?? false,
+      schedules: (job.schedules ?? []).map((s) => ({
+        cron: s.cron,
+        timezone: s.timezone ?? 'UTC',
+        branch: s.branch ?? null,
+      })),
+      webhookSecret: job.webhook_secret ?? null,
+    })),
+  };
+}
+
+function isRemote(repo: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(repo) || /^[^/]+@[^:]+:/.test(repo);
+}
+
+/**
+ * Resolves `env:NAME` / `file:PATH` references. Throws a ConfigError naming the key
+ * (`secrets.NPM_TOKEN`) of the first one that cannot be resolved: fail closed.
+ */
+export function resolveRef(ref: string, key: string, env: NodeJS.ProcessEnv = process.env): string {
+  const [kind, ...rest] = ref.split(':');
+  const target = rest.join(':');
+  if (kind === 'env') {
+    const value = env[target];
+    if (value === undefined || value === '')
+      throw new ConfigError(
+        `${key}: the environment variable ${target} is not set (it is referenced as ${ref}); set it or change the reference`,
+      );
+    return value;
+  }
+  try {
+    const value = readFileSync(target, 'utf8').replace(/\r?\n$/, '');
+    if (value === '') throw new Error('the file is empty');
+    return value;
+  } catch (error) {
+    throw new ConfigError(
+      `${key}: cannot read ${target} (referenced as ${ref}): ${(error as Error).message}`,
+    );
+  }
+}
+
+export function resolveSecrets(
+  config: ServerConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(config.secrets).map(([name, ref]) => [
+      name,
+      resolveRef(ref, `secrets.${name}`, env),
+    ]),
+  );
+}
+
+/** The JSON Schema of the configuration file, for editors. */
+export function configJsonSchema(): unknown {
+  return z.toJSONSchema(ServerConfigSchema, { target: 'draft-7', io: 'input' });
+}

@@ -1,0 +1,268 @@
+/**
+ * Wiring only: configuration → store → controller → embedded agent → HTTP, plus
+ * schedules, SIGHUP reload and graceful stop. `slipway server` calls startServer.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Cron } from 'croner';
+import { Agent } from '../agent/agent.ts';
+import { DEFAULT_POLICY, type Backend } from '../backends/backend.ts';
+import { createDockerBackend } from '../backends/docker/docker-backend.ts';
+import { createProcessBackend } from '../backends/process/process-backend.ts';
+import {
+  ConfigError,
+  defaultConfig,
+  loadConfig,
+  resolveRef,
+  resolveSecrets,
+  type ConfigOverrides,
+  type ServerConfig,
+} from '../config/server-config.ts';
+import { sweepDeadOwners } from '../runtime/owner.ts';
+import { Controller } from '../server/controller.ts';
+import { createHttpServer } from '../server/http.ts';
+import { openStore, type Store } from '../store/open.ts';
+import type { FastifyInstance } from 'fastify';
+
+export interface ServerOptions extends ConfigOverrides {
+  configFile?: string;
+  version: string;
+  log: (line: string) => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface RunningServer {
+  url: string;
+  config: ServerConfig;
+  controller: Controller;
+  store: Store;
+  http: FastifyInstance;
+  /** Stop dispatching, let running attempts finish, flush, close. */
+  stop(options?: { cancelRunning?: boolean }): Promise<void>;
+  reload(): Promise<{ added: string[]; changed: string[]; removed: string[] }>;
+}
+
+function adminToken(
+  config: ServerConfig,
+  env: NodeJS.ProcessEnv,
+  log: (l: string) => void,
+): string {
+  if (config.adminTokenRef) return resolveRef(config.adminTokenRef, 'admin_token', env);
+  if (env.SLIPWAY_ADMIN_TOKEN) return env.SLIPWAY_ADMIN_TOKEN;
+  const file = join(config.dataDir, 'admin-token');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const token = randomBytes(24).toString('base64url');
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  log(`slipway: generated the admin token (stored 0600 in ${file}); it is shown only this once:`);
+  log(`  ${token}`);
+  return token;
+}
+
+function controllerId(dataDir: string): string {
+  const file = join(dataDir, 'controller-id');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const id = randomBytes(4).toString('hex');
+  writeFileSync(file, `${id}\n`);
+  return id;
+}
+
+async function chooseBackend(config: ServerConfig, log: (l: string) => void): Promise<Backend> {
+  if (config.agent.backend !== 'process') {
+    const docker = createDockerBackend();
+    if (await docker.available()) return docker;
+    if (config.agent.backend === 'docker')
+      throw new ConfigError(
+        'agent.backend is docker, but no Docker engine answers; start dockerd or set agent.backend: auto',
+      );
+  }
+  log(
+    'slipway: WARNING: no Docker engine answers; the embedded agent runs builds as plain host processes, WITHOUT isolation',
+  );
+  return createProcessBackend();
+}
+
+/** Puts the configuration's jobs into the store; returns what changed. */
+async function syncJobs(
+  store: Store,
+  config: ServerConfig,
+): Promise<{ added: string[]; changed: string[]; removed: string[] }> {
+  const now = Date.now();
+  const existing = new Map((await store.jobs.list()).map((j) => [j.name, j]));
+  const added: string[] = [];
+  const changed: string[] = [];
+  for (const job of config.jobs) {
+    const before = existing.get(job.name);
+    const input = {
+      name: job.name,
+      repo: job.repo,
+      branches: job.branches,
+      defaultBranch: job.branch,
+      pipelinePath: job.pipeline,
+      concurrency: job.concurrency,
+      cancelOlder: job.cancelOlder,
+      schedules: job.schedules,
+      webhookSecret: job.webhookSecret,
+      source: 'config' as const,
+    };
+    if (!before) added.push(job.name);
+    else if (
+      JSON.stringify({ ...before, createdAt: 0, updatedAt: 0 }) !==
+      JSON.stringify({ ...input, createdAt: 0, updatedAt: 0 })
+    )
+      changed.push(job.name);
+    if (!before || changed.includes(job.name)) await store.jobs.put(input, now);
+  }
+  const names = new Set(config.jobs.map((j) => j.name));
+  const removed = [...existing.values()]
+    .filter((j) => j.source === 'config' && !names.has(j.name))
+    .map((j) => j.name);
+  for (const name of removed) await store.jobs.remove(name);
+  return { added, changed, removed };
+}
+
+/** Fires each job's schedules; a fire time already recorded is never fired again. */
+function startSchedules(
+  controller: Controller,
+  store: Store,
+  log: (l: string) => void,
+): () => void {
+  const crons: Cron[] = [];
+  const start = async (): Promise<void> => {
+    for (const job of await store.jobs.list())
+      for (const schedule of job.schedules) {
+        const key = `${schedule.cron}@${schedule.timezone}`;
+        const cron = new Cron(schedule.cron, { timezone: schedule.timezone }, async () => {
+          const fireTime = Math.floor(Date.now() / 60_000) * 60_000;
+          const last = await store.triggers.lastFire(job.name, key);
+          if (last !== undefined && last >= fireTime) return;
+          await store.triggers.setLastFire(job.name, key, fireTime);
+          await controller
+            .trigger({
+              job: job.name,
+              cause: 'cron',
+              causeDetail: key,
+              event: 'schedule',
+              branch: schedule.branch ?? job.defaultBranch,
+            })
+            .catch((error: unknown) =>
+              log(`slipway: schedule ${key} of ${job.name}: ${(error as Error).message}`),
+            );
+        });
+        crons.push(cron);
+      }
+  };
+  void start();
+  return () => {
+    for (const cron of crons) cron.stop();
+    crons.length = 0;
+  };
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const env = options.env ?? process.env;
+  const log = options.log;
+  const overrides: ConfigOverrides = {
+    ...(options.listen ? { listen: options.listen } : {}),
+    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+  };
+  const read = (): ServerConfig =>
+    options.configFile ? loadConfig(options.configFile, overrides) : defaultConfig(overrides);
+  let config = read();
+  mkdirSync(config.dataDir, { recursive: true });
+  const secrets = resolveSecrets(config, env);
+  for (const job of config.jobs)
+    if (job.webhookSecret) resolveRef(job.webhookSecret, `jobs.${job.name}.webhook_secret`, env);
+  const token = adminToken(config, env, log);
+  const id = controllerId(config.dataDir);
+  const store = await openStore(join(config.dataDir, 'slipway.db'));
+  await syncJobs(store, config);
+
+  const controller = new Controller({
+    store,
+    gitCacheDir: join(config.dataDir, 'git'),
+    logCapBytes: config.limits.logCapBytes,
+    graceMs: config.limits.graceMs,
+    secrets,
+  });
+
+  let agent: Agent | undefined;
+  const creator = `controller:${id}`;
+  if (config.agent.enabled) {
+    const backend = await chooseBackend(config, log);
+    const swept = await sweepDeadOwners(backend, creator).catch(() => []);
+    if (swept.length > 0)
+      log(`slipway: removed ${swept.length} pod(s) left by an earlier run of this controller`);
+    const workDir = join(config.dataDir, 'work');
+    mkdirSync(workDir, { recursive: true });
+    agent = new Agent({
+      info: {
+        id: `embedded-${id}`,
+        name: 'embedded',
+        labels: [...new Set([...config.agent.labels, 'embedded', backend.name, process.platform])],
+        executors: config.agent.executors,
+        backend: backend.name,
+      },
+      backend,
+      port: controller,
+      workDir,
+      gitCacheDir: join(config.dataDir, 'agent-git'),
+      policy: DEFAULT_POLICY,
+      creator,
+      pull: true,
+    });
+  }
+  const lost = await controller.recover();
+  if (lost > 0)
+    log(
+      `slipway: ${lost} attempt(s) were running when the controller stopped; they ended controller_lost`,
+    );
+  agent?.start();
+
+  let stopSchedules = startSchedules(controller, store, log);
+  const reload = async (): Promise<{ added: string[]; changed: string[]; removed: string[] }> => {
+    const next = read(); // throws on an invalid file: the running configuration stays
+    resolveSecrets(next, env);
+    config = next;
+    const diff = await syncJobs(store, config);
+    stopSchedules();
+    stopSchedules = startSchedules(controller, store, log);
+    return diff;
+  };
+
+  const http = await createHttpServer({
+    controller,
+    adminToken: token,
+    webhookBodyBytes: config.limits.webhookBodyBytes,
+    resolveRef: (ref, key) => resolveRef(ref, key, env),
+    reload,
+    version: options.version,
+  });
+  await http.listen({ host: config.listen.host, port: config.listen.port });
+  const address = http.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.listen.port;
+  const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
+  const url = `http://${host}:${port}`;
+
+  return {
+    url,
+    config,
+    controller,
+    store,
+    http,
+    reload,
+    async stop(stopOptions = {}) {
+      controller.setDraining(true);
+      stopSchedules();
+      if (agent) {
+        if (stopOptions.cancelRunning) await agent.stopAll('the controller is stopping');
+        else await agent.drain();
+        agent.disconnect();
+      }
+      await controller.settled();
+      await http.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,84 @@
+/**
+ * The wire between the controller and agents: the only thing they share. The embedded
+ * agent speaks it over an in-memory link; remote agents will speak the same messages over
+ * the network, so there is one code path.
+ */
+import type { BuildContext, PlanJob } from '../pipeline/plan.ts';
+
+export interface AgentInfo {
+  id: string;
+  name: string;
+  /** Labels this agent offers (`linux`, `docker`). */
+  labels: string[];
+  /** How many attempts it runs at once. */
+  executors: number;
+  backend: string;
+}
+
+/** One job attempt handed to an agent. */
+export interface Assignment {
+  attemptId: number;
+  buildId: number;
+  /** `<job>-<build number>`: names the pod; unique per build. */
+  runId: string;
+  attempt: number;
+  job: PlanJob;
+  context: BuildContext;
+  repo: { url: string; sha: string };
+  /** Secret values by name, for the jobs that list them; masked everywhere. */
+  secrets: Record<string, string>;
+  cacheScope: string;
+  /** Absolute deadline (epoch ms): the job's timeout, stored by the controller. */
+  deadline: number;
+  graceMs: number;
+}
+
+export type StepStatus = 'running' | 'finished';
+
+/** Agent → controller. Every message names its attempt. */
+export type AgentMessage =
+  | { type: 'attempt.started'; attemptId: number }
+  | { type: 'progress'; attemptId: number; message: string }
+  | { type: 'step.started'; attemptId: number; step: number; name: string; time: number }
+  | {
+      type: 'log';
+      attemptId: number;
+      step: number;
+      /** Per step, from 0; a re-sent seq is ignored. */
+      seq: number;
+      /** Byte offset of `data` in the step's log. */
+      offset: number;
+      stream: 'stdout' | 'stderr';
+      data: Buffer;
+    }
+  | {
+      type: 'step.finished';
+      attemptId: number;
+      step: number;
+      name: string;
+      outcome: string;
+      reason: string;
+      exitCode: number | null;
+      time: number;
+    }
+  | { type: 'attempt.finished'; attemptId: number; outcome: string; reason: string };
+
+/** Controller → agent. */
+export type ControllerMessage =
+  | { type: 'assign'; assignment: Assignment }
+  | { type: 'cancel'; attemptId: number; reason: string };
+
+/** One end of a link: what the other side calls to deliver a message. */
+export interface AgentLink {
+  info: AgentInfo;
+  /** Delivers a controller message to the agent. */
+  send(message: ControllerMessage): void;
+}
+
+/** The controller side an agent talks to. */
+export interface ControllerPort {
+  connect(link: AgentLink): void;
+  disconnect(agentId: string): void;
+  /** Delivers an agent message; resolves when the controller has stored it. */
+  receive(agentId: string, message: AgentMessage): Promise<void>;
+}

@@ -1,0 +1,871 @@
+/**
+ * The controller's core: turns triggers into durable builds, walks each build's job DAG,
+ * keeps the queue (attempts with status `queued` in the store), dispatches attempts to
+ * agents by labels and capacity (pushed, never polled), stores what agents report, and
+ * cancels and re-runs. It reaches agents only through the protocol.
+ */
+import { EventEmitter } from 'node:events';
+import { compile } from '../pipeline/compile.ts';
+import type { Diagnostic } from '../pipeline/diagnostics.ts';
+import { matchLabels, parseLabelExpression } from '../pipeline/labels.ts';
+import type { BuildContext, BuildEvent, PlanJob } from '../pipeline/plan.ts';
+import type { AgentLink, AgentMessage, Assignment, ControllerPort } from '../protocol/messages.ts';
+import { decideJob, overallOutcome, type NeedResult } from '../runtime/decisions.ts';
+import { failureClass, type Outcome } from '../runtime/outcome.ts';
+import type { AttemptRow, BuildRow, JobRunRow } from '../store/builds.ts';
+import { FINISHED } from '../store/builds.ts';
+import type { Store } from '../store/open.ts';
+import type { Job } from '../store/jobs.ts';
+import { fetchMirror, readFileAt, resolveCommit } from '../vcs/git.ts';
+
+export interface ControllerOptions {
+  store: Store;
+  /** Where the controller keeps its git mirrors. */
+  gitCacheDir: string;
+  /** Per-step log cap in bytes; output beyond it is dropped after a marker. */
+  logCapBytes: number;
+  graceMs: number;
+  /** Secret values by name, given to the jobs that list them. */
+  secrets: Readonly<Record<string, string>>;
+  now?: () => number;
+}
+
+export interface TriggerRequest {
+  job: string;
+  cause: 'manual' | 'api' | 'webhook' | 'cron';
+  causeDetail: string;
+  event: BuildEvent;
+  branch?: string | null;
+  tag?: string | null;
+  sha?: string | null;
+  pr?: number | null;
+  inputs?: Record<string, string | number | boolean>;
+  /** Webhook delivery to record in the same transaction as the build. */
+  delivery?: { provider: string; id: string };
+}
+
+export type TriggerResult =
+  | { kind: 'created'; build: BuildRow }
+  | { kind: 'invalid-inputs'; diagnostics: Diagnostic[] }
+  | { kind: 'not-triggered'; reason: string }
+  | { kind: 'duplicate'; buildId: number | null };
+
+/** An error the API shows as it is: a status code, a stable code, a sentence. */
+export class ControllerError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Why a queued attempt waits. */
+export interface QueueEntry {
+  attemptId: number;
+  buildId: number;
+  job: string;
+  jobRun: string;
+  labels: string;
+  queuedAt: number;
+  waitingFor: string;
+}
+
+interface ConnectedAgent {
+  link: AgentLink;
+  running: Set<number>;
+  connectedAt: number;
+  lastSeen: number;
+}
+
+const LEASE_MS = 60_000;
+const TRUNCATION_MARKER = (cap: number): Buffer =>
+  Buffer.from(
+    `\n[slipway: the log of this step reached its cap of ${Math.round(cap / 1048576)} MiB; further output is dropped, the step goes on]\n`,
+  );
+
+export function attemptStatus(outcome: string): string {
+  switch (outcome) {
+    case 'success':
+      return 'success';
+    case 'failure':
+    case 'oom_killed':
+    case 'timeout':
+      return 'failure';
+    case 'canceled':
+      return 'canceled';
+    case 'skipped':
+      return 'skipped';
+    default:
+      return 'error';
+  }
+}
+
+export class Controller implements ControllerPort {
+  /** `build` (id) on any change of a build; `log` (build id) on new output; `queue`. */
+  readonly events = new EventEmitter();
+  private readonly agents = new Map<string, ConnectedAgent>();
+  private readonly locks = new Map<number, Promise<unknown>>();
+  private readonly logBytes = new Map<string, number>();
+  private readonly setupSeq = new Map<number, { seq: number; offset: number }>();
+  private draining = false;
+  private dispatching: Promise<void> | undefined;
+  private dispatchAgain = false;
+  private readonly now: () => number;
+
+  constructor(private readonly options: ControllerOptions) {
+    this.now = options.now ?? Date.now;
+    this.events.setMaxListeners(0);
+  }
+
+  get store(): Store {
+    return this.options.store;
+  }
+
+  // ── triggers ──────────────────────────────────────────────────────────────────────
+
+  async trigger(request: TriggerRequest): Promise<TriggerResult> {
+    const job = await this.store.jobs.get(request.job);
+    if (!job) throw new ControllerError(404, 'job_not_found', `there is no job "${request.job}"`);
+    if (request.delivery) {
+      const seen = await this.store.triggers.delivery(
+        request.delivery.provider,
+        request.delivery.id,
+      );
+      if (seen) return { kind: 'duplicate', buildId: seen.buildId };
+    }
+    const prepared = await this.prepare(job, request);
+    if (prepared.kind === 'invalid-inputs') return prepared;
+    if (prepared.kind === 'compiled' && !prepared.triggered) {
+      if (request.delivery)
+        await this.store.triggers.recordDelivery({
+          ...request.delivery,
+          job: job.name,
+          buildId: null,
+          now: this.now(),
+        });
+      return { kind: 'not-triggered', reason: prepared.reason };
+    }
+    const now = this.now();
+    const build = await this.store.builds.create(
+      (number) => {
+        const context = { ...prepared.context, number };
+        const plan =
+          prepared.kind === 'compiled'
+            ? compile(prepared.text, { file: job.pipelinePath, context }).plan
+            : null;
+        return {
+          build: {
+            job: job.name,
+            status: plan ? 'queued' : 'error',
+            reason: plan
+              ? ''
+              : prepared.kind === 'error'
+                ? prepared.reason
+                : 'the pipeline is invalid',
+            cause: request.cause,
+            cause_detail: request.causeDetail,
+            event: request.event,
+            branch: context.branch,
+            tag: context.tag,
+            pr: context.pr,
+            sha: context.sha,
+            inputs: JSON.stringify(context.inputs),
+            diagnostics: JSON.stringify(prepared.kind === 'error' ? prepared.diagnostics : []),
+            pipeline_text: prepared.kind === 'error' ? prepared.text : null,
+            cancel_requested: 0,
+            created_at: now,
+            started_at: null,
+            finished_at: plan ? null : now,
+          },
+          jobRuns: (plan?.jobs ?? []).map((planJob, ordinal) => ({
+            name: planJob.id,
+            ordinal,
+            stage: planJob.stage,
+            needs: JSON.stringify(planJob.needs),
+            status: 'waiting',
+            outcome: null,
+            reason: '',
+            plan_job: JSON.stringify(planJob),
+            labels: planJob.labels,
+            created_at: now,
+            started_at: null,
+            finished_at: null,
+          })),
+        };
+      },
+      async (tx, build) => {
+        if (request.delivery)
+          await this.store.triggers.recordDelivery(
+            { ...request.delivery, job: job.name, buildId: build.id, now },
+            tx,
+          );
+        return build;
+      },
+    );
+    // Older builds are canceled after the commit, so the new build is durable first.
+    if (job.cancelOlder && build.branch !== null) await this.cancelOlder(build);
+    await this.advance(build.id);
+    this.events.emit('build', build.id);
+    this.kick();
+    return { kind: 'created', build: (await this.store.builds.build(build.id)) ?? build };
+  }
+
+  private async cancelOlder(build: BuildRow): Promise<void> {
+    const older = await this.store.builds.list({ job: build.job, limit: 200 });
+    for (const other of older)
+      if (
+        other.id < build.id &&
+        other.branch === build.branch &&
+        (other.status === 'queued' || other.status === 'running')
+      )
+        await this.cancel(other.id, `superseded by build #${build.number} on ${build.branch}`);
+  }
+
+  private async prepare(
+    job: Job,
+    request: TriggerRequest,
+  ): Promise<
+    | { kind: 'compiled'; text: string; context: BuildContext; triggered: boolean; reason: string }
+    | { kind: 'invalid-inputs'; diagnostics: Diagnostic[] }
+    | {
+        kind: 'error';
+        reason: string;
+        text: string | null;
+        context: BuildContext;
+        diagnostics: Diagnostic[];
+      }
+  > {
+    const branch = request.tag
+      ? null
+      : (request.branch ?? (request.sha ? null : job.defaultBranch));
+    const base: BuildContext = {
+      event: request.event,
+      branch,
+      tag: request.tag ?? null,
+      sha: request.sha ?? '',
+      pr: request.pr ?? null,
+      number: 0,
+      repo: job.repo,
+      inputs: request.inputs ?? {},
+    };
+    let mirror: string;
+    let sha: string;
+    try {
+      mirror = await fetchMirror(this.options.gitCacheDir, job.repo);
+      sha = await resolveCommit(mirror, request.sha ?? request.tag ?? branch ?? job.defaultBranch);
+    } catch (error) {
+      return {
+        kind: 'error',
+        reason: `could not fetch ${job.repo} at ${request.sha ?? request.tag ?? branch}: ${(error as Error).message}`,
+        text: null,
+        context: base,
+        diagnostics: [],
+      };
+    }
+    const context = { ...base, sha };
+    const text = await readFileAt(mirror, sha, job.pipelinePath);
+    if (text === undefined)
+      return {
+        kind: 'error',
+        reason: `the commit ${sha.slice(0, 12)} has no ${job.pipelinePath}; add one, or set the job's pipeline path`,
+        text: null,
+        context,
+        diagnostics: [],
+      };
+    const result = compile(text, { file: job.pipelinePath, context });
+    if (!result.plan) {
+      const errors = result.diagnostics.filter((d) => d.severity === 'error');
+      if (
+        (request.cause === 'manual' || request.cause === 'api') &&
+        errors.every((d) => d.code === 'invalid-input')
+      )
+        return { kind: 'invalid-inputs', diagnostics: errors };
+      return {
+        kind: 'error',
+        reason: `${job.pipelinePath} at ${sha.slice(0, 12)} has ${errors.length} error${errors.length === 1 ? '' : 's'}`,
+        text,
+        context,
+        diagnostics: result.diagnostics,
+      };
+    }
+    const triggered =
+      request.cause === 'manual' || request.cause === 'api' || result.plan.triggered;
+    return {
+      kind: 'compiled',
+      text,
+      context: { ...context, inputs: result.plan.context.inputs },
+      triggered,
+      reason: triggered ? '' : `the pipeline's on: does not include this ${request.event}`,
+    };
+  }
+
+  // ── the DAG of a build ────────────────────────────────────────────────────────────
+
+  private withBuild<T>(buildId: number, fn: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(buildId) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(fn);
+    this.locks.set(buildId, next);
+    void next.finally(() => {
+      if (this.locks.get(buildId) === next) this.locks.delete(buildId);
+    });
+    return next;
+  }
+
+  /** Starts what can start, skips what cannot run, and finishes the build when all ended. */
+  advance(buildId: number): Promise<void> {
+    return this.withBuild(buildId, () => this.advanceLocked(buildId));
+  }
+
+  private async advanceLocked(buildId: number): Promise<void> {
+    const builds = this.store.builds;
+    const build = await builds.build(buildId);
+    if (!build || FINISHED.has(build.status)) return;
+    const now = this.now();
+    for (let changed = true; changed;) {
+      changed = false;
+      const runs = await builds.jobRuns(buildId);
+      const results = new Map<string, NeedResult>();
+      for (const run of runs)
+        if (FINISHED.has(run.status))
+          results.set(run.name, {
+            outcome: (run.outcome ?? 'skipped') as Outcome,
+            allowedFailure: planOf(run).allowFailure && run.outcome !== 'success',
+          });
+      for (const run of runs.filter((r) => r.status === 'waiting')) {
+        const decision = decideJob(planOf(run), results, build.cancel_requested === 1);
+        if (decision === 'wait') continue;
+        changed = true;
+        if (decision === 'run') {
+          const previous = (await builds.attempts(buildId)).filter((a) => a.job_run_id === run.id);
+          await builds.transaction(async (tx) => {
+            await builds.addAttempt(
+              {
+                job_run_id: run.id,
+                build_id: buildId,
+                number: previous.length + 1,
+                status: 'queued',
+                outcome: null,
+                reason: '',
+                priority: 0,
+                agent: null,
+                lease_until: null,
+                deadline: null,
+                cancel_requested: 0,
+                queued_at: now,
+                started_at: null,
+                finished_at: null,
+              },
+              tx,
+            );
+            await builds.updateJobRun(run.id, { status: 'queued', outcome: null, reason: '' }, tx);
+          });
+        } else {
+          const outcome = decision.outcome ?? 'skipped';
+          await builds.updateJobRun(run.id, {
+            status: outcome === 'skipped' ? 'skipped' : attemptStatus(outcome),
+            outcome,
+            reason: decision.skip,
+            finished_at: now,
+          });
+        }
+      }
+    }
+    const runs = await builds.jobRuns(buildId);
+    if (runs.every((r) => FINISHED.has(r.status))) {
+      const outcome = overallOutcome(
+        runs.map((r) => ({
+          outcome: (r.outcome ?? 'skipped') as Outcome,
+          allowedFailure: planOf(r).allowFailure && r.outcome !== 'success',
+        })),
+        build.cancel_requested === 1,
+      );
+      const failing = runs.find((r) => r.outcome === outcome && outcome !== 'success');
+      await builds.updateBuild(buildId, {
+        status: attemptStatus(outcome),
+        reason:
+          outcome === 'success'
+            ? ''
+            : build.cancel_requested === 1
+              ? build.reason || 'canceled'
+              : failing
+                ? `${failing.name}: ${failing.reason}`
+                : outcome,
+        finished_at: now,
+      });
+    } else if (runs.some((r) => r.status === 'running') && build.status === 'queued') {
+      await builds.updateBuild(buildId, { status: 'running', started_at: build.started_at ?? now });
+    }
+    this.events.emit('build', buildId);
+  }
+
+  // ── agents and dispatch (ControllerPort) ──────────────────────────────────────────
+
+  connect(link: AgentLink): void {
+    const now = this.now();
+    this.agents.set(link.info.id, { link, running: new Set(), connectedAt: now, lastSeen: now });
+    this.kick();
+  }
+
+  disconnect(agentId: string): void {
+    this.agents.delete(agentId);
+  }
+
+  listAgents(): {
+    id: string;
+    name: string;
+    labels: string[];
+    executors: number;
+    backend: string;
+    running: number[];
+    connectedAt: number;
+    lastSeen: number;
+  }[] {
+    return [...this.agents.values()].map((a) => ({
+      ...a.link.info,
+      running: [...a.running],
+      connectedAt: a.connectedAt,
+      lastSeen: a.lastSeen,
+    }));
+  }
+
+  /** Asks for a dispatch round; rounds never overlap. */
+  kick(): void {
+    if (this.dispatching) {
+      this.dispatchAgain = true;
+      return;
+    }
+    this.dispatching = (async () => {
+      do {
+        this.dispatchAgain = false;
+        try {
+          await this.dispatchRound();
+        } catch (error) {
+          this.events.emit('error', error);
+        }
+      } while (this.dispatchAgain);
+    })().finally(() => (this.dispatching = undefined));
+  }
+
+  /** Resolves when no dispatch round is running. */
+  async settled(): Promise<void> {
+    while (this.dispatching) await this.dispatching;
+  }
+
+  setDraining(draining: boolean): void {
+    this.draining = draining;
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  private async dispatchRound(): Promise<void> {
+    if (this.draining) return;
+    const queued = await this.store.builds.queued();
+    if (queued.length === 0) return;
+    const runningBuilds = await this.store.builds.list({ status: 'running', limit: 10_000 });
+    const jobs = new Map((await this.store.jobs.list()).map((j) => [j.name, j]));
+    for (const entry of queued) {
+      const reason = this.blocker(entry, jobs.get(entry.job), runningBuilds);
+      if (reason !== null) continue;
+      const agent = this.matchAgent(entry.labels);
+      if (!agent) continue;
+      const run = await this.store.builds.jobRun(entry.job_run_id);
+      const build = await this.store.builds.build(entry.build_id);
+      const job = jobs.get(entry.job);
+      if (!run || !build || !job) continue;
+      const planJob = planOf(run);
+      const now = this.now();
+      const deadline = now + planJob.timeoutMs;
+      if (
+        !(await this.store.builds.claim(
+          entry.id,
+          agent.link.info.id,
+          now,
+          now + LEASE_MS,
+          deadline,
+        ))
+      )
+        continue;
+      agent.running.add(entry.id);
+      await this.store.builds.updateJobRun(run.id, {
+        status: 'running',
+        started_at: run.started_at ?? now,
+      });
+      if (build.status === 'queued') {
+        await this.store.builds.updateBuild(build.id, { status: 'running', started_at: now });
+        build.status = 'running';
+        runningBuilds.push(build);
+      }
+      const assignment: Assignment = {
+        attemptId: entry.id,
+        buildId: build.id,
+        runId: `${slug(build.job)}-${build.number}`,
+        attempt: entry.number,
+        job: planJob,
+        context: contextOf(build, job),
+        repo: { url: job.repo, sha: build.sha },
+        secrets: { ...this.options.secrets },
+        cacheScope: slug(job.name),
+        deadline,
+        graceMs: this.options.graceMs,
+      };
+      agent.link.send({ type: 'assign', assignment });
+      this.events.emit('build', build.id);
+      this.events.emit('queue');
+    }
+  }
+
+  /** Why a queued attempt cannot start for reasons other than agents, or null. */
+  private blocker(
+    entry: { build_id: number; job: string },
+    job: Job | undefined,
+    runningBuilds: readonly BuildRow[],
+  ): string | null {
+    if (!job) return `the job ${entry.job} was deleted`;
+    if (job.concurrency !== null) {
+      const others = runningBuilds.filter((b) => b.job === job.name && b.id !== entry.build_id);
+      if (others.length >= job.concurrency && !runningBuilds.some((b) => b.id === entry.build_id))
+        return `concurrency limit: ${job.concurrency} build${job.concurrency === 1 ? '' : 's'} of ${job.name} already running`;
+    }
+    return null;
+  }
+
+  private matchAgent(labels: string): ConnectedAgent | undefined {
+    const candidates = [...this.agents.values()].filter((a) => this.labelsMatch(labels, a));
+    return candidates
+      .filter((a) => a.running.size < a.link.info.executors)
+      .sort((a, b) => a.running.size - b.running.size)[0];
+  }
+
+  private labelsMatch(labels: string, agent: ConnectedAgent): boolean {
+    if (labels === '') return true;
+    const parsed = parseLabelExpression(labels);
+    return 'expr' in parsed ? matchLabels(parsed.expr, new Set(agent.link.info.labels)) : false;
+  }
+
+  /** The queue with the reason each attempt waits. */
+  async queue(): Promise<QueueEntry[]> {
+    const queued = await this.store.builds.queued();
+    const runningBuilds = await this.store.builds.list({ status: 'running', limit: 10_000 });
+    const jobs = new Map((await this.store.jobs.list()).map((j) => [j.name, j]));
+    return queued.map((entry) => {
+      let waitingFor = this.blocker(entry, jobs.get(entry.job), runningBuilds);
+      if (waitingFor === null) {
+        const matching = [...this.agents.values()].filter((a) => this.labelsMatch(entry.labels, a));
+        waitingFor =
+          matching.length === 0
+            ? `no agent offers the labels ${entry.labels === '' ? '(any)' : entry.labels}`
+            : matching.every((a) => a.running.size >= a.link.info.executors)
+              ? 'no free executor on the matching agents'
+              : this.draining
+                ? 'the controller is stopping'
+                : 'being dispatched';
+      }
+      return {
+        attemptId: entry.id,
+        buildId: entry.build_id,
+        job: entry.job,
+        jobRun: entry.name,
+        labels: entry.labels,
+        queuedAt: Number(entry.queued_at),
+        waitingFor,
+      };
+    });
+  }
+
+  async receive(agentId: string, message: AgentMessage): Promise<void> {
+    const agent = this.agents.get(agentId);
+    if (agent) agent.lastSeen = this.now();
+    const attempt = await this.store.builds.attempt(message.attemptId);
+    if (!attempt) return;
+    const builds = this.store.builds;
+    switch (message.type) {
+      case 'attempt.started':
+        return;
+      case 'progress': {
+        const position = this.setupSeq.get(attempt.id) ?? { seq: 0, offset: 0 };
+        this.setupSeq.set(attempt.id, position);
+        const data = Buffer.from(`${message.message}\n`);
+        await this.store.logs.append({
+          buildId: attempt.build_id,
+          attemptId: attempt.id,
+          step: -1,
+          seq: position.seq++,
+          offset: position.offset,
+          stream: 'stdout',
+          data,
+        });
+        position.offset += data.length;
+        this.events.emit('log', attempt.build_id);
+        return;
+      }
+      case 'step.started':
+        await builds.putStep({
+          attempt_id: attempt.id,
+          idx: message.step,
+          name: message.name,
+          status: 'running',
+          outcome: null,
+          reason: '',
+          exit_code: null,
+          log_bytes: 0,
+          truncated: 0,
+          started_at: message.time,
+          finished_at: null,
+        });
+        this.events.emit('build', attempt.build_id);
+        return;
+      case 'log':
+        await this.storeLog(attempt, message);
+        return;
+      case 'step.finished':
+        await builds.putStep({
+          attempt_id: attempt.id,
+          idx: message.step,
+          name: message.name,
+          status: attemptStatus(message.outcome),
+          outcome: message.outcome,
+          reason: message.reason,
+          exit_code: message.exitCode,
+          log_bytes: 0,
+          truncated: 0,
+          started_at: null,
+          finished_at: message.time,
+        });
+        await builds.updateAttempt(attempt.id, { lease_until: this.now() + LEASE_MS });
+        this.events.emit('build', attempt.build_id);
+        return;
+      case 'attempt.finished':
+        if (agent) agent.running.delete(attempt.id);
+        this.setupSeq.delete(attempt.id);
+        await this.finishAttempt(attempt.id, message.outcome, message.reason);
+        this.kick();
+        return;
+    }
+  }
+
+  private async storeLog(
+    attempt: AttemptRow,
+    message: Extract<AgentMessage, { type: 'log' }>,
+  ): Promise<void> {
+    const key = `${attempt.id}:${message.step}`;
+    const cap = this.options.logCapBytes;
+    const stored = this.logBytes.get(key) ?? 0;
+    if (stored >= cap) return;
+    let data = message.data;
+    let truncated = false;
+    if (stored + data.length > cap) {
+      data = Buffer.concat([data.subarray(0, cap - stored), TRUNCATION_MARKER(cap)]);
+      truncated = true;
+    }
+    const id = await this.store.logs.append({
+      buildId: attempt.build_id,
+      attemptId: attempt.id,
+      step: message.step,
+      seq: message.seq,
+      offset: message.offset,
+      stream: message.stream,
+      data,
+    });
+    if (id === undefined) return;
+    this.logBytes.set(key, truncated ? cap : stored + data.length);
+    if (truncated)
+      await this.store.db
+        .updateTable('steps')
+        .set({ truncated: 1 })
+        .where('attempt_id', '=', attempt.id)
+        .where('idx', '=', message.step)
+        .execute();
+    this.events.emit('log', attempt.build_id);
+  }
+
+  /** Records an attempt's ending, retries it when `retry.on` says so, and moves the DAG on. */
+  async finishAttempt(attemptId: number, outcome: string, reason: string): Promise<void> {
+    const attempt = await this.store.builds.attempt(attemptId);
+    if (!attempt) return;
+    await this.withBuild(attempt.build_id, async () => {
+      const builds = this.store.builds;
+      const current = await builds.attempt(attemptId);
+      if (!current || FINISHED.has(current.status)) return;
+      const run = await builds.jobRun(current.job_run_id);
+      const build = await builds.build(current.build_id);
+      if (!run || !build) return;
+      const now = this.now();
+      for (const key of [...this.logBytes.keys()])
+        if (key.startsWith(`${attemptId}:`)) this.logBytes.delete(key);
+      await builds.updateAttempt(attemptId, {
+        status: attemptStatus(outcome),
+        outcome,
+        reason,
+        finished_at: now,
+        lease_until: null,
+      });
+      const plan = planOf(run);
+      const cls = failureClass(outcome as Outcome);
+      const retry =
+        cls !== null &&
+        plan.retry.on.includes(cls) &&
+        current.number <= plan.retry.max &&
+        build.cancel_requested === 0 &&
+        current.cancel_requested === 0;
+      if (retry) {
+        await builds.updateJobRun(run.id, { status: 'waiting', reason: `retrying: ${reason}` });
+      } else {
+        await builds.updateJobRun(run.id, {
+          status: attemptStatus(outcome),
+          outcome,
+          reason,
+          finished_at: now,
+        });
+      }
+      await this.advanceLocked(build.id);
+    });
+    this.events.emit('queue');
+  }
+
+  // ── cancel and re-run ─────────────────────────────────────────────────────────────
+
+  async cancel(buildId: number, reason = 'canceled by a user'): Promise<BuildRow> {
+    const build = await this.store.builds.build(buildId);
+    if (!build) throw new ControllerError(404, 'build_not_found', `there is no build ${buildId}`);
+    if (FINISHED.has(build.status)) return build;
+    const running: AttemptRow[] = [];
+    await this.withBuild(buildId, async () => {
+      const builds = this.store.builds;
+      await builds.updateBuild(buildId, { cancel_requested: 1, reason });
+      for (const attempt of await builds.attempts(buildId)) {
+        if (attempt.status === 'queued') {
+          await builds.updateAttempt(attempt.id, {
+            status: 'canceled',
+            outcome: 'canceled',
+            reason,
+            finished_at: this.now(),
+          });
+          await builds.updateJobRun(attempt.job_run_id, {
+            status: 'canceled',
+            outcome: 'canceled',
+            reason,
+            finished_at: this.now(),
+          });
+        } else if (attempt.status === 'running') {
+          await builds.updateAttempt(attempt.id, { cancel_requested: 1 });
+          running.push(attempt);
+        }
+      }
+      await this.advanceLocked(buildId);
+    });
+    for (const attempt of running) {
+      const agent = attempt.agent ? this.agents.get(attempt.agent) : undefined;
+      if (agent) agent.link.send({ type: 'cancel', attemptId: attempt.id, reason });
+      else await this.finishAttempt(attempt.id, 'canceled', reason);
+    }
+    this.events.emit('queue');
+    return (await this.store.builds.build(buildId))!;
+  }
+
+  /** New attempts for every job run (or only those that did not succeed); old ones stay. */
+  async rerun(buildId: number, failedOnly: boolean): Promise<BuildRow> {
+    const build = await this.store.builds.build(buildId);
+    if (!build) throw new ControllerError(404, 'build_not_found', `there is no build ${buildId}`);
+    if (!FINISHED.has(build.status))
+      throw new ControllerError(
+        409,
+        'build_running',
+        `build ${buildId} is still ${build.status}; cancel it or wait`,
+      );
+    const runs = await this.store.builds.jobRuns(buildId);
+    if (runs.length === 0)
+      throw new ControllerError(
+        409,
+        'nothing_to_rerun',
+        `build ${buildId} has no jobs (${build.reason}); trigger a new build`,
+      );
+    await this.withBuild(buildId, async () => {
+      const builds = this.store.builds;
+      await builds.transaction(async (tx) => {
+        for (const run of runs)
+          if (!failedOnly || run.outcome !== 'success')
+            await builds.updateJobRun(
+              run.id,
+              { status: 'waiting', outcome: null, reason: '', finished_at: null },
+              tx,
+            );
+        await builds.updateBuild(
+          buildId,
+          { status: 'queued', reason: '', cancel_requested: 0, finished_at: null },
+          tx,
+        );
+      });
+      await this.advanceLocked(buildId);
+    });
+    this.kick();
+    return (await this.store.builds.build(buildId))!;
+  }
+
+  // ── restart ───────────────────────────────────────────────────────────────────────
+
+  /**
+   * After a restart: attempts that were running on this controller's embedded agent lost
+   * their output stream with the old process; they end `error` (controller_lost) and their
+   * job runs follow their retry rules. Queued attempts stay queued and run once.
+   */
+  async recover(): Promise<number> {
+    const lost = await this.store.builds.running();
+    for (const attempt of lost)
+      await this.finishAttempt(
+        attempt.id,
+        'infra_error',
+        'controller_lost: the controller stopped while this attempt ran; its pod was removed',
+      );
+    for (const build of await this.store.builds.unfinishedBuilds()) await this.advance(build.id);
+    this.kick();
+    return lost.length;
+  }
+
+  /** Builds with their job runs, attempts and steps, for the API. */
+  async buildDetail(buildId: number): Promise<BuildDetail | undefined> {
+    const build = await this.store.builds.build(buildId);
+    if (!build) return undefined;
+    const runs = await this.store.builds.jobRuns(buildId);
+    const attempts = await this.store.builds.attempts(buildId);
+    const steps = await this.store.builds.steps(attempts.map((a) => a.id));
+    return { build, runs, attempts, steps };
+  }
+}
+
+export interface BuildDetail {
+  build: BuildRow;
+  runs: JobRunRow[];
+  attempts: AttemptRow[];
+  steps: Awaited<ReturnType<Store['builds']['steps']>>;
+}
+
+export function planOf(run: JobRunRow): PlanJob {
+  return JSON.parse(run.plan_job) as PlanJob;
+}
+
+export function contextOf(build: BuildRow, job: Pick<Job, 'repo'>): BuildContext {
+  return {
+    event: build.event as BuildEvent,
+    branch: build.branch,
+    tag: build.tag,
+    sha: build.sha,
+    pr: build.pr,
+    number: build.number,
+    repo: job.repo,
+    inputs: JSON.parse(build.inputs) as BuildContext['inputs'],
+  };
+}
+
+function slug(text: string): string {
+  return (
+    text
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '')
+      .slice(0, 30) || 'job'
+  );
+}

@@ -1,0 +1,659 @@
+/**
+ * The HTTP face of the controller: the versioned JSON API under /api/v1 (admin token),
+ * live logs over Server-Sent Events, webhooks, health, readiness and metrics.
+ * One error shape everywhere: {statusCode, code, error, message}.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import * as z from 'zod';
+import { matchPatterns } from '../pipeline/glob.ts';
+import type { BuildRow } from '../store/builds.ts';
+import { FINISHED } from '../store/builds.ts';
+import type { Job } from '../store/jobs.ts';
+import { ControllerError, type BuildDetail, type Controller } from './controller.ts';
+import { OPENAPI_ROUTES, openApiDocument } from './openapi.ts';
+import { parseDelivery, PROVIDERS, verify, type Provider } from './webhooks.ts';
+
+export interface HttpOptions {
+  controller: Controller;
+  adminToken: string;
+  webhookBodyBytes: number;
+  /** Resolves a secret reference (`env:X`, `file:P`) for webhook checks. */
+  resolveRef: (ref: string, key: string) => string;
+  /** Re-reads the configuration; throws with a message when it is invalid. */
+  reload: () => Promise<{ added: string[]; changed: string[]; removed: string[] }>;
+  version: string;
+}
+
+const JobBody = z
+  .object({
+    repo: z.string().min(1),
+    branch: z.string().min(1).optional(),
+    branches: z.array(z.string()).optional(),
+    pipeline: z.string().min(1).optional(),
+    concurrency: z.number().int().positive().nullable().optional(),
+    cancel_older: z.boolean().optional(),
+    webhook_secret: z
+      .string()
+      .regex(/^(env|file):.+$/)
+      .nullable()
+      .optional(),
+  })
+  .strict();
+
+const TriggerBody = z
+  .object({
+    branch: z.string().min(1).optional(),
+    tag: z.string().min(1).optional(),
+    sha: z
+      .string()
+      .regex(/^[0-9a-f]{7,40}$/)
+      .optional(),
+    inputs: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+  })
+  .strict();
+
+const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+function fail(statusCode: number, code: string, message: string): never {
+  throw new ControllerError(statusCode, code, message);
+}
+
+function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  const parsed = schema.safeParse(body ?? {});
+  if (!parsed.success)
+    fail(
+      400,
+      'invalid_body',
+      parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '),
+    );
+  return parsed.data;
+}
+
+function idParam(value: string, what: string): number {
+  const id = Number(value);
+  if (!Number.isInteger(id) || id <= 0)
+    fail(400, 'invalid_id', `${what} "${value}" is not a number`);
+  return id;
+}
+
+export function jobView(job: Job): Record<string, unknown> {
+  return {
+    name: job.name,
+    repo: job.repo,
+    branch: job.defaultBranch,
+    branches: job.branches,
+    pipeline: job.pipelinePath,
+    concurrency: job.concurrency,
+    cancelOlder: job.cancelOlder,
+    schedules: job.schedules,
+    webhookSecret: job.webhookSecret,
+    source: job.source,
+    readOnly: job.source === 'config',
+  };
+}
+
+export function buildView(build: BuildRow): Record<string, unknown> {
+  return {
+    id: build.id,
+    job: build.job,
+    number: build.number,
+    status: build.status,
+    reason: build.reason,
+    cause: build.cause,
+    causeDetail: build.cause_detail,
+    event: build.event,
+    branch: build.branch,
+    tag: build.tag,
+    pr: build.pr,
+    sha: build.sha,
+    inputs: JSON.parse(build.inputs) as unknown,
+    createdAt: Number(build.created_at),
+    startedAt: build.started_at === null ? null : Number(build.started_at),
+    finishedAt: build.finished_at === null ? null : Number(build.finished_at),
+  };
+}
+
+function detailView(detail: BuildDetail): Record<string, unknown> {
+  return {
+    ...buildView(detail.build),
+    diagnostics: JSON.parse(detail.build.diagnostics) as unknown,
+    pipelineText: detail.build.pipeline_text,
+    jobRuns: detail.runs.map((run) => {
+      const plan = JSON.parse(run.plan_job) as { needs: string[]; matrix: unknown; job: string };
+      return {
+        id: run.id,
+        name: run.name,
+        job: plan.job,
+        matrix: plan.matrix,
+        stage: run.stage,
+        needs: plan.needs,
+        status: run.status,
+        outcome: run.outcome,
+        reason: run.reason,
+        labels: run.labels,
+        startedAt: run.started_at === null ? null : Number(run.started_at),
+        finishedAt: run.finished_at === null ? null : Number(run.finished_at),
+        attempts: detail.attempts
+          .filter((a) => a.job_run_id === run.id)
+          .map((a) => ({
+            id: a.id,
+            number: a.number,
+            status: a.status,
+            outcome: a.outcome,
+            reason: a.reason,
+            agent: a.agent,
+            queuedAt: Number(a.queued_at),
+            startedAt: a.started_at === null ? null : Number(a.started_at),
+            finishedAt: a.finished_at === null ? null : Number(a.finished_at),
+            deadline: a.deadline === null ? null : Number(a.deadline),
+            steps: detail.steps
+              .filter((s) => s.attempt_id === a.id)
+              .map((s) => ({
+                index: s.idx,
+                name: s.name,
+                status: s.status,
+                outcome: s.outcome,
+                reason: s.reason,
+                exitCode: s.exit_code,
+                logBytes: Number(s.log_bytes),
+                truncated: s.truncated === 1,
+                startedAt: s.started_at === null ? null : Number(s.started_at),
+                finishedAt: s.finished_at === null ? null : Number(s.finished_at),
+              })),
+          })),
+      };
+    }),
+  };
+}
+
+function tokenMatches(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export function createMetrics(controller: Controller): Registry {
+  const registry = new Registry();
+  const store = controller.store;
+  new Gauge({
+    name: 'slipway_queue_depth',
+    help: 'Job attempts waiting in the queue.',
+    registers: [registry],
+    async collect() {
+      this.set((await store.builds.countByStatus()).queued ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'slipway_attempts_running',
+    help: 'Job attempts running now.',
+    registers: [registry],
+    async collect() {
+      this.set((await store.builds.countByStatus()).running ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'slipway_agents_connected',
+    help: 'Agents connected to this controller.',
+    registers: [registry],
+    collect() {
+      this.set(controller.listAgents().length);
+    },
+  });
+  new Gauge({
+    name: 'slipway_log_bytes',
+    help: 'Bytes of build output stored.',
+    registers: [registry],
+    async collect() {
+      this.set(await store.logs.totalBytes());
+    },
+  });
+  const durations = new Histogram({
+    name: 'slipway_build_duration_seconds',
+    help: 'Build durations by outcome.',
+    labelNames: ['status'],
+    buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600],
+    registers: [registry],
+  });
+  const finished = new Counter({
+    name: 'slipway_builds_finished_total',
+    help: 'Builds finished, by status.',
+    labelNames: ['status'],
+    registers: [registry],
+  });
+  const seen = new Set<number>();
+  controller.events.on('build', (id: number) => {
+    void store.builds.build(id).then((build) => {
+      if (!build || !FINISHED.has(build.status) || seen.has(id)) return;
+      seen.add(id);
+      if (seen.size > 10_000) seen.clear();
+      finished.inc({ status: build.status });
+      const start = Number(build.started_at ?? build.created_at);
+      durations.observe(
+        { status: build.status },
+        (Number(build.finished_at ?? start) - start) / 1000,
+      );
+    });
+  });
+  return registry;
+}
+
+export async function createHttpServer(options: HttpOptions): Promise<FastifyInstance> {
+  const { controller } = options;
+  const store = controller.store;
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  const metrics = createMetrics(controller);
+
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
+    const known = error instanceof ControllerError;
+    const statusCode = known ? error.statusCode : (error.statusCode ?? 500);
+    const code = known
+      ? error.code
+      : statusCode === 413
+        ? 'body_too_large'
+        : statusCode === 415
+          ? 'unsupported_media_type'
+          : statusCode < 500
+            ? (error.code ?? 'bad_request').toLowerCase()
+            : 'internal';
+    void reply.status(statusCode).send({
+      statusCode,
+      code,
+      error: httpError(statusCode),
+      message: statusCode >= 500 && !known ? `internal error: ${error.message}` : error.message,
+    });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send({
+      statusCode: 404,
+      code: 'not_found',
+      error: 'Not Found',
+      message: `no route ${request.method} ${request.url}; see /api/v1/openapi.json`,
+    });
+  });
+
+  app.get('/healthz', () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    try {
+      await store.ping();
+    } catch (error) {
+      return reply
+        .status(503)
+        .send({ status: 'not ready', reason: `store: ${(error as Error).message}` });
+    }
+    if (controller.isDraining)
+      return reply.status(503).send({ status: 'not ready', reason: 'draining' });
+    return { status: 'ready' };
+  });
+  app.get('/metrics', async (_request, reply) => {
+    return reply.type(metrics.contentType).send(await metrics.metrics());
+  });
+  app.get('/api/v1/openapi.json', () => openApiDocument(options.version));
+
+  // Everything else under /api/v1 needs the admin token.
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (!request.url.startsWith('/api/v1/') || request.url.startsWith('/api/v1/openapi.json'))
+      return;
+    const header = request.headers.authorization ?? '';
+    const token = header.startsWith('Bearer ') ? header.slice(7) : '';
+    if (!token)
+      fail(
+        401,
+        'unauthorized',
+        'this API needs the admin token: send "Authorization: Bearer <token>"',
+      );
+    if (!tokenMatches(token, options.adminToken))
+      fail(401, 'unauthorized', 'the token is not valid');
+    done();
+  });
+
+  app.get('/api/v1/jobs', async () => {
+    const jobs = await store.jobs.list();
+    const last = await Promise.all(jobs.map((j) => store.builds.list({ job: j.name, limit: 1 })));
+    return jobs.map((job, i) => ({
+      ...jobView(job),
+      lastBuild: last[i]![0] ? buildView(last[i]![0]) : null,
+    }));
+  });
+  app.get<{ Params: { name: string } }>('/api/v1/jobs/:name', async (request) => {
+    const job = await store.jobs.get(request.params.name);
+    if (!job) fail(404, 'job_not_found', `there is no job "${request.params.name}"`);
+    return jobView(job);
+  });
+  app.put<{ Params: { name: string } }>('/api/v1/jobs/:name', async (request, reply) => {
+    const { name } = request.params;
+    if (!JOB_NAME.test(name))
+      fail(
+        400,
+        'invalid_name',
+        `job name "${name}" may use letters, digits, ".", "_" and "-" (up to 63)`,
+      );
+    const body = parseBody(JobBody, request.body);
+    const existing = await store.jobs.get(name);
+    if (existing?.source === 'config')
+      fail(
+        409,
+        'job_read_only',
+        `job "${name}" is defined in the configuration file; change it there`,
+      );
+    const job = await store.jobs.put(
+      {
+        name,
+        repo: body.repo,
+        branches: body.branches ?? [],
+        defaultBranch: body.branch ?? 'main',
+        pipelinePath: body.pipeline ?? '.slipway.yml',
+        concurrency: body.concurrency ?? null,
+        cancelOlder: body.cancel_older ?? false,
+        schedules: [],
+        webhookSecret: body.webhook_secret ?? null,
+        source: 'api',
+      },
+      Date.now(),
+    );
+    return reply.status(existing ? 200 : 201).send(jobView(job));
+  });
+  app.delete<{ Params: { name: string } }>('/api/v1/jobs/:name', async (request, reply) => {
+    const job = await store.jobs.get(request.params.name);
+    if (!job) fail(404, 'job_not_found', `there is no job "${request.params.name}"`);
+    if (job.source === 'config')
+      fail(
+        409,
+        'job_read_only',
+        `job "${job.name}" is defined in the configuration file; remove it there`,
+      );
+    await store.jobs.remove(job.name);
+    return reply.status(204).send();
+  });
+
+  app.post<{ Params: { name: string } }>('/api/v1/jobs/:name/builds', async (request, reply) => {
+    const body = parseBody(TriggerBody, request.body);
+    const result = await controller.trigger({
+      job: request.params.name,
+      cause: 'api',
+      causeDetail: 'admin',
+      event: 'manual',
+      branch: body.branch ?? null,
+      tag: body.tag ?? null,
+      sha: body.sha ?? null,
+      inputs: body.inputs ?? {},
+    });
+    if (result.kind === 'invalid-inputs')
+      return reply.status(422).send({
+        statusCode: 422,
+        code: 'invalid_inputs',
+        error: 'Unprocessable Entity',
+        message: result.diagnostics.map((d) => d.message).join('; '),
+        diagnostics: result.diagnostics,
+      });
+    if (result.kind !== 'created') fail(409, 'not_triggered', 'the build was not created');
+    return reply.status(201).send(buildView(result.build));
+  });
+
+  app.get<{ Querystring: { job?: string; status?: string; before?: string; limit?: string } }>(
+    '/api/v1/builds',
+    async (request) => {
+      const limit = Math.min(200, Math.max(1, Number(request.query.limit ?? 50) || 50));
+      const before = request.query.before ? idParam(request.query.before, 'before') : undefined;
+      const builds = await store.builds.list({
+        limit,
+        ...(request.query.job ? { job: request.query.job } : {}),
+        ...(request.query.status ? { status: request.query.status } : {}),
+        ...(before ? { before } : {}),
+      });
+      return builds.map(buildView);
+    },
+  );
+  app.get<{ Params: { id: string } }>('/api/v1/builds/:id', async (request) => {
+    const detail = await controller.buildDetail(idParam(request.params.id, 'build'));
+    if (!detail) fail(404, 'build_not_found', `there is no build ${request.params.id}`);
+    return detailView(detail);
+  });
+  app.get<{ Params: { job: string; number: string } }>(
+    '/api/v1/jobs/:job/builds/:number',
+    async (request) => {
+      const build = await store.builds.buildByNumber(
+        request.params.job,
+        idParam(request.params.number, 'build number'),
+      );
+      if (!build)
+        fail(
+          404,
+          'build_not_found',
+          `job ${request.params.job} has no build #${request.params.number}`,
+        );
+      return detailView((await controller.buildDetail(build.id))!);
+    },
+  );
+  app.post<{ Params: { id: string } }>('/api/v1/builds/:id/cancel', async (request) =>
+    buildView(await controller.cancel(idParam(request.params.id, 'build'))),
+  );
+  app.post<{ Params: { id: string }; Body: { failedOnly?: boolean } | undefined }>(
+    '/api/v1/builds/:id/rerun',
+    async (request) => {
+      const failedOnly = request.body?.failedOnly === true;
+      return buildView(await controller.rerun(idParam(request.params.id, 'build'), failedOnly));
+    },
+  );
+
+  app.get<{
+    Params: { id: string };
+    Querystring: { attempt?: string; step?: string; after?: string; follow?: string };
+  }>('/api/v1/builds/:id/logs', async (request, reply) => {
+    const buildId = idParam(request.params.id, 'build');
+    const build = await store.builds.build(buildId);
+    if (!build) fail(404, 'build_not_found', `there is no build ${buildId}`);
+    const attemptId = request.query.attempt ? idParam(request.query.attempt, 'attempt') : undefined;
+    const step = request.query.step !== undefined ? Number(request.query.step) : undefined;
+    if (step !== undefined && !Number.isInteger(step))
+      fail(400, 'invalid_step', 'step must be a number');
+    const filter = {
+      buildId,
+      ...(attemptId ? { attemptId } : {}),
+      ...(step !== undefined ? { step } : {}),
+    };
+    const follow = request.query.follow === '1' || request.query.follow === 'true';
+    const lastEventId = request.headers['last-event-id'];
+    const after =
+      Number(
+        (Array.isArray(lastEventId) ? lastEventId[0] : lastEventId) ?? request.query.after ?? 0,
+      ) || 0;
+    if (!follow) {
+      const parts: Buffer[] = [];
+      for (let from = after; ;) {
+        const chunks = await store.logs.read({ ...filter, afterId: from, limit: 1000 });
+        if (chunks.length === 0) break;
+        for (const chunk of chunks) parts.push(chunk.data);
+        from = chunks.at(-1)!.id;
+      }
+      return reply.type('text/plain; charset=utf-8').send(Buffer.concat(parts));
+    }
+    return streamLogs(controller, request, reply, filter, after);
+  });
+
+  app.get('/api/v1/queue', () => controller.queue());
+  app.get('/api/v1/agents', () => controller.listAgents());
+  app.post('/api/v1/config/reload', async () => {
+    try {
+      return await options.reload();
+    } catch (error) {
+      fail(400, 'invalid_config', (error as Error).message);
+    }
+  });
+
+  // Webhooks: the raw body is kept for the signature check.
+  await app.register((hooks, _opts, registered) => {
+    hooks.removeAllContentTypeParsers();
+    hooks.addContentTypeParser(
+      '*',
+      { parseAs: 'buffer', bodyLimit: options.webhookBodyBytes },
+      (_req, body, done) => {
+        done(null, body);
+      },
+    );
+    hooks.post<{ Params: { provider: string; job: string } }>(
+      '/hooks/:provider/:job',
+      async (request, reply) => {
+        const provider = request.params.provider as Provider;
+        if (!PROVIDERS.includes(provider))
+          fail(
+            404,
+            'unknown_provider',
+            `no webhook provider "${request.params.provider}" (use github, gitlab or gitea)`,
+          );
+        const job = await store.jobs.get(request.params.job);
+        // Same answer for an unknown job and a bad signature: nothing to learn by probing.
+        if (!job?.webhookSecret)
+          fail(401, 'bad_signature', 'the signature or token is missing or wrong for this job');
+        const secret = options.resolveRef(job.webhookSecret, `jobs.${job.name}.webhook_secret`);
+        const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+        if (!verify(provider, request.headers, body, secret))
+          fail(401, 'bad_signature', 'the signature or token is missing or wrong for this job');
+        const parsed = parseDelivery(provider, request.headers, body);
+        if (parsed.kind === 'invalid') fail(400, 'invalid_delivery', parsed.reason);
+        if (parsed.kind === 'ignore')
+          return reply.status(202).send({ queued: false, reason: parsed.reason });
+        const { trigger } = parsed;
+        const branchForFilter = trigger.branch;
+        if (
+          trigger.event !== 'tag' &&
+          branchForFilter &&
+          job.branches.length > 0 &&
+          !matchPatterns(job.branches, branchForFilter)
+        )
+          return reply.status(202).send({
+            queued: false,
+            reason: `branch ${branchForFilter} is not in the job's branches`,
+          });
+        const result = await controller.trigger({
+          job: job.name,
+          cause: 'webhook',
+          causeDetail: `${provider} delivery ${parsed.deliveryId}`,
+          ...trigger,
+          delivery: { provider, id: parsed.deliveryId },
+        });
+        switch (result.kind) {
+          case 'created':
+            return reply.status(201).send({ queued: true, build: buildView(result.build) });
+          case 'duplicate':
+            return reply.status(200).send({
+              queued: false,
+              reason: 'this delivery was received before',
+              buildId: result.buildId,
+            });
+          case 'not-triggered':
+            return reply.status(202).send({ queued: false, reason: result.reason });
+          case 'invalid-inputs':
+            return reply.status(202).send({ queued: false, reason: 'invalid inputs' });
+        }
+      },
+    );
+    registered();
+  });
+
+  return app;
+}
+
+/** Live logs over SSE: every stored chunk after `after`, then new ones as they arrive. */
+async function streamLogs(
+  controller: Controller,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  filter: { buildId: number; attemptId?: number; step?: number },
+  after: number,
+): Promise<void> {
+  const store = controller.store;
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  res.write('retry: 1000\n\n');
+  let last = after;
+  let closed = false;
+  let pending = false;
+  let running: Promise<void> | undefined;
+  const pump = async (): Promise<void> => {
+    do {
+      pending = false;
+      for (;;) {
+        const chunks = await store.logs.read({ ...filter, afterId: last, limit: 500 });
+        if (chunks.length === 0 || closed) break;
+        let text = '';
+        for (const chunk of chunks) {
+          text += `id: ${chunk.id}\nevent: log\ndata: ${JSON.stringify({
+            attempt: chunk.attemptId,
+            step: chunk.step,
+            stream: chunk.stream,
+            offset: chunk.offset,
+            b64: chunk.data.toString('base64'),
+          })}\n\n`;
+          last = chunk.id;
+        }
+        if (!res.write(text)) await new Promise((resolve) => res.once('drain', resolve));
+      }
+      const build = await store.builds.build(filter.buildId);
+      if (build && !closed) {
+        res.write(`event: build\ndata: ${JSON.stringify(buildView(build))}\n\n`);
+        if (FINISHED.has(build.status) && !pending) {
+          // One more read: output stored just before the build finished.
+          const rest = await store.logs.read({ ...filter, afterId: last, limit: 1 });
+          if (rest.length === 0) {
+            res.write('event: end\ndata: {}\n\n');
+            close();
+            return;
+          }
+          pending = true;
+        }
+      }
+    } while (pending && !closed);
+  };
+  const wake = (buildId: number): void => {
+    if (buildId !== filter.buildId || closed) return;
+    if (running) {
+      pending = true;
+      return;
+    }
+    running = pump()
+      .catch(() => close())
+      .finally(() => {
+        running = undefined;
+        if (pending && !closed) wake(filter.buildId);
+      });
+  };
+  const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    clearInterval(heartbeat);
+    controller.events.off('log', wake);
+    controller.events.off('build', wake);
+    res.end();
+  };
+  controller.events.on('log', wake);
+  controller.events.on('build', wake);
+  request.raw.on('close', close);
+  wake(filter.buildId);
+  await new Promise<void>((resolve) => res.on('close', resolve));
+}
+
+function httpError(statusCode: number): string {
+  const names: Record<number, string> = {
+    400: 'Bad Request',
+    401: 'Unauthorized',
+    403: 'Forbidden',
+    404: 'Not Found',
+    409: 'Conflict',
+    413: 'Payload Too Large',
+    415: 'Unsupported Media Type',
+    422: 'Unprocessable Entity',
+    503: 'Service Unavailable',
+  };
+  return names[statusCode] ?? (statusCode >= 500 ? 'Internal Server Error' : 'Error');
+}
+
+export { OPENAPI_ROUTES };

@@ -1,0 +1,237 @@
+/**
+ * The builds aggregate: builds, their job runs, attempts (the queue's truth: an attempt
+ * with status `queued` is in the queue) and steps.
+ */
+import type { Insertable, Kysely, Selectable, Transaction, Updateable } from 'kysely';
+import type { AttemptsTable, BuildsTable, Database, JobRunsTable, StepsTable } from './schema.ts';
+
+export type BuildStatus = 'queued' | 'running' | 'success' | 'failure' | 'error' | 'canceled';
+export type JobRunStatus = BuildStatus | 'waiting' | 'skipped';
+export type AttemptStatus = 'queued' | 'running' | 'success' | 'failure' | 'error' | 'canceled';
+
+export const FINISHED: ReadonlySet<string> = new Set([
+  'success',
+  'failure',
+  'error',
+  'canceled',
+  'skipped',
+]);
+
+export type BuildRow = Selectable<BuildsTable>;
+export type JobRunRow = Selectable<JobRunsTable>;
+export type AttemptRow = Selectable<AttemptsTable>;
+export type StepRow = Selectable<StepsTable>;
+
+export type Db = Kysely<Database> | Transaction<Database>;
+
+export interface NewBuild {
+  build: Omit<Insertable<BuildsTable>, 'id' | 'number'>;
+  jobRuns: Omit<Insertable<JobRunsTable>, 'id' | 'build_id'>[];
+}
+
+export class BuildStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /**
+   * Records a build with its job runs in one transaction, numbering it after the job's
+   * last build; `then` runs inside the same transaction (to queue first attempts or
+   * record a webhook delivery), so the caller acknowledges only what is durable.
+   */
+  async create<T>(
+    make: (number: number) => NewBuild,
+    then: (tx: Transaction<Database>, build: BuildRow, runs: JobRunRow[]) => Promise<T>,
+  ): Promise<T> {
+    const job = make(0).build.job;
+    return this.db.transaction().execute(async (tx) => {
+      const last = await tx
+        .selectFrom('builds')
+        .select((eb) => eb.fn.max('number').as('n'))
+        .where('job', '=', job)
+        .executeTakeFirst();
+      const number = Number(last?.n ?? 0) + 1;
+      const input = make(number);
+      const build = await tx
+        .insertInto('builds')
+        .values({ ...input.build, number })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      const runs: JobRunRow[] = [];
+      for (const run of input.jobRuns)
+        runs.push(
+          await tx
+            .insertInto('job_runs')
+            .values({ ...run, build_id: build.id })
+            .returningAll()
+            .executeTakeFirstOrThrow(),
+        );
+      return then(tx, build, runs);
+    });
+  }
+
+  transaction<T>(fn: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute(fn);
+  }
+
+  async build(id: number, db: Db = this.db): Promise<BuildRow | undefined> {
+    return db.selectFrom('builds').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async buildByNumber(job: string, number: number): Promise<BuildRow | undefined> {
+    return this.db
+      .selectFrom('builds')
+      .selectAll()
+      .where('job', '=', job)
+      .where('number', '=', number)
+      .executeTakeFirst();
+  }
+
+  async list(options: {
+    job?: string;
+    status?: string;
+    before?: number;
+    limit: number;
+  }): Promise<BuildRow[]> {
+    let query = this.db.selectFrom('builds').selectAll().orderBy('id', 'desc').limit(options.limit);
+    if (options.job !== undefined) query = query.where('job', '=', options.job);
+    if (options.status !== undefined) query = query.where('status', '=', options.status);
+    if (options.before !== undefined) query = query.where('id', '<', options.before);
+    return query.execute();
+  }
+
+  async unfinishedBuilds(): Promise<BuildRow[]> {
+    return this.db
+      .selectFrom('builds')
+      .selectAll()
+      .where('status', 'in', ['queued', 'running'])
+      .orderBy('id')
+      .execute();
+  }
+
+  async updateBuild(id: number, patch: Updateable<BuildsTable>, db: Db = this.db): Promise<void> {
+    await db.updateTable('builds').set(patch).where('id', '=', id).execute();
+  }
+
+  async jobRuns(buildId: number, db: Db = this.db): Promise<JobRunRow[]> {
+    return db
+      .selectFrom('job_runs')
+      .selectAll()
+      .where('build_id', '=', buildId)
+      .orderBy('ordinal')
+      .execute();
+  }
+
+  async jobRun(id: number, db: Db = this.db): Promise<JobRunRow | undefined> {
+    return db.selectFrom('job_runs').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async updateJobRun(id: number, patch: Updateable<JobRunsTable>, db: Db = this.db): Promise<void> {
+    await db.updateTable('job_runs').set(patch).where('id', '=', id).execute();
+  }
+
+  async attempts(buildId: number, db: Db = this.db): Promise<AttemptRow[]> {
+    return db
+      .selectFrom('attempts')
+      .selectAll()
+      .where('build_id', '=', buildId)
+      .orderBy('id')
+      .execute();
+  }
+
+  async attempt(id: number, db: Db = this.db): Promise<AttemptRow | undefined> {
+    return db.selectFrom('attempts').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async addAttempt(
+    values: Omit<Insertable<AttemptsTable>, 'id'>,
+    db: Db = this.db,
+  ): Promise<AttemptRow> {
+    return db.insertInto('attempts').values(values).returningAll().executeTakeFirstOrThrow();
+  }
+
+  async updateAttempt(
+    id: number,
+    patch: Updateable<AttemptsTable>,
+    db: Db = this.db,
+  ): Promise<void> {
+    await db.updateTable('attempts').set(patch).where('id', '=', id).execute();
+  }
+
+  /** The queue: queued attempts with their job run's labels, by priority then age. */
+  async queued(): Promise<(AttemptRow & { labels: string; name: string; job: string })[]> {
+    return this.db
+      .selectFrom('attempts')
+      .innerJoin('job_runs', 'job_runs.id', 'attempts.job_run_id')
+      .innerJoin('builds', 'builds.id', 'attempts.build_id')
+      .selectAll('attempts')
+      .select(['job_runs.labels', 'job_runs.name', 'builds.job'])
+      .where('attempts.status', '=', 'queued')
+      .orderBy('attempts.priority', 'desc')
+      .orderBy('attempts.id')
+      .execute();
+  }
+
+  async running(): Promise<AttemptRow[]> {
+    return this.db
+      .selectFrom('attempts')
+      .selectAll()
+      .where('status', '=', 'running')
+      .orderBy('id')
+      .execute();
+  }
+
+  /** Takes a queued attempt for an agent; false when someone else took it first. */
+  async claim(
+    id: number,
+    agent: string,
+    now: number,
+    leaseUntil: number,
+    deadline: number,
+  ): Promise<boolean> {
+    const result = await this.db
+      .updateTable('attempts')
+      .set({ status: 'running', agent, started_at: now, lease_until: leaseUntil, deadline })
+      .where('id', '=', id)
+      .where('status', '=', 'queued')
+      .executeTakeFirst();
+    return result.numUpdatedRows === 1n;
+  }
+
+  async steps(attemptIds: readonly number[]): Promise<StepRow[]> {
+    if (attemptIds.length === 0) return [];
+    return this.db
+      .selectFrom('steps')
+      .selectAll()
+      .where('attempt_id', 'in', attemptIds)
+      .orderBy('attempt_id')
+      .orderBy('idx')
+      .execute();
+  }
+
+  async putStep(step: Insertable<StepsTable>): Promise<void> {
+    await this.db
+      .insertInto('steps')
+      .values(step)
+      .onConflict((oc) =>
+        oc.columns(['attempt_id', 'idx']).doUpdateSet({
+          name: step.name,
+          status: step.status,
+          outcome: step.outcome ?? null,
+          reason: step.reason,
+          exit_code: step.exit_code ?? null,
+          started_at: step.started_at ?? null,
+          finished_at: step.finished_at ?? null,
+        }),
+      )
+      .execute();
+  }
+
+  async countByStatus(): Promise<Record<string, number>> {
+    const rows = await this.db
+      .selectFrom('attempts')
+      .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('status', 'in', ['queued', 'running'])
+      .groupBy('status')
+      .execute();
+    return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+  }
+}

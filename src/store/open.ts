@@ -1,0 +1,72 @@
+/**
+ * Opens the embedded store: one SQLite file in WAL mode under the data directory, with
+ * every migration applied. The PostgreSQL driver will join here with the same queries.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect, type MigrationProvider } from 'kysely';
+import { BuildStore } from './builds.ts';
+import { JobStore } from './jobs.ts';
+import { LogStore } from './logs.ts';
+import { MIGRATIONS } from './migrations.ts';
+import type { Database } from './schema.ts';
+import { TriggerStore } from './triggers.ts';
+
+export interface Store {
+  readonly db: Kysely<Database>;
+  readonly jobs: JobStore;
+  readonly builds: BuildStore;
+  readonly logs: LogStore;
+  readonly triggers: TriggerStore;
+  /** Throws when the store cannot answer a trivial query. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class StoreError extends Error {}
+
+/** `:memory:` gives a throw-away store for tests. */
+export async function openStore(file: string): Promise<Store> {
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  let sqlite: SQLite.Database;
+  try {
+    sqlite = new SQLite(file);
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma('busy_timeout = 5000');
+    sqlite.pragma('foreign_keys = ON');
+  } catch (error) {
+    throw new StoreError(`cannot open the store ${file}: ${(error as Error).message}`);
+  }
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  await migrate(db);
+  return {
+    db,
+    jobs: new JobStore(db),
+    builds: new BuildStore(db),
+    logs: new LogStore(db),
+    triggers: new TriggerStore(db),
+    async ping() {
+      await db.selectFrom('meta').select('key').limit(1).execute();
+    },
+    async close() {
+      await db.destroy();
+    },
+  };
+}
+
+const provider: MigrationProvider = {
+  getMigrations: () => Promise.resolve(MIGRATIONS),
+};
+
+async function migrate(db: Kysely<Database>): Promise<void> {
+  const migrator = new Migrator({ db, provider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new StoreError(
+      `migration ${failed} failed: ${error instanceof Error ? error.message : JSON.stringify(error)}`,
+    );
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * Git for the controller and agents: a bare mirror per repository (fetched, never
+ * cloned again), the pipeline file at a commit, and a commit exported into a directory.
+ */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const exec = promisify(execFile);
+
+export class GitError extends Error {}
+
+async function git(args: string[], cwd?: string, maxBuffer = 16 * 1024 * 1024): Promise<string> {
+  try {
+    const { stdout } = await exec('git', args, {
+      cwd,
+      maxBuffer,
+      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true' },
+    });
+    return stdout;
+  } catch (error) {
+    const e = error as { stderr?: string; message: string };
+    throw new GitError((e.stderr ?? e.message).trim().split('\n').slice(-2).join(' '));
+  }
+}
+
+/** Serialises fetches of one mirror. */
+const locks = new Map<string, Promise<unknown>>();
+
+async function locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const previous = locks.get(key) ?? Promise.resolve();
+  const next = previous.catch(() => undefined).then(fn);
+  locks.set(key, next);
+  try {
+    return await next;
+  } finally {
+    if (locks.get(key) === next) locks.delete(key);
+  }
+}
+
+export function mirrorPath(cacheDir: string, url: string): string {
+  const slug = url.replace(/[^A-Za-z0-9]+/g, '-').slice(-40);
+  return join(
+    cacheDir,
+    `${slug}-${createHash('sha256').update(url).digest('hex').slice(0, 12)}.git`,
+  );
+}
+
+/** Makes or updates the bare mirror of `url`; returns its path. */
+export async function fetchMirror(cacheDir: string, url: string): Promise<string> {
+  const path = mirrorPath(cacheDir, url);
+  return locked(path, async () => {
+    const exists = await stat(path).then(
+      () => true,
+      () => false,
+    );
+    if (!exists) {
+      await mkdir(cacheDir, { recursive: true });
+      await git(['clone', '--mirror', '--quiet', '--', url, path]).catch(async (error: unknown) => {
+        await rm(path, { recursive: true, force: true });
+        throw error;
+      });
+    } else {
+      await git(['fetch', '--prune', '--quiet', 'origin', '+refs/*:refs/*'], path);
+    }
+    return path;
+  });
+}
+
+/** Resolves a branch, tag or sha to a full commit sha in the mirror. */
+export async function resolveCommit(mirror: string, ref: string): Promise<string> {
+  const candidates = /^[0-9a-f]{7,40}$/.test(ref)
+    ? [ref]
+    : [`refs/heads/${ref}`, `refs/tags/${ref}`, ref];
+  for (const candidate of candidates) {
+    try {
+      return (
+        await git(['rev-parse', '--verify', '--quiet', `${candidate}^{commit}`], mirror)
+      ).trim();
+    } catch {
+      // try the next form
+    }
+  }
+  throw new GitError(`no branch, tag or commit named "${ref}" in the repository`);
+}
+
+/** The text of a file at a commit, or undefined when the commit has no such file. */
+export async function readFileAt(
+  mirror: string,
+  sha: string,
+  path: string,
+): Promise<string | undefined> {
+  try {
+    return await git(['show', `${sha}:${path}`], mirror);
+  } catch (error) {
+    if (/does not exist|exists on disk, but not in/.test((error as Error).message))
+      return undefined;
+    throw error;
+  }
+}
+
+/** The default branch the mirror's HEAD points at. */
+export async function defaultBranch(mirror: string): Promise<string> {
+  const ref = (await git(['symbolic-ref', 'HEAD'], mirror)).trim();
+  return ref.replace(/^refs\/heads\//, '');
+}
+
+/** Writes the files of `sha` into `dir` (no .git). */
+export async function exportCommit(mirror: string, sha: string, dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await new Promise<void>((resolve, reject) => {
+    const archive = execFile('git', ['archive', '--format=tar', sha], {
+      cwd: mirror,
+      encoding: 'buffer',
+      maxBuffer: 1024 * 1024 * 1024,
+    });
+    const untar = execFile('tar', ['-x', '-C', dir]);
+    archive.stdout!.pipe(untar.stdin!);
+    let failed: Error | undefined;
+    archive.on('close', (code) => {
+      if (code !== 0) failed = new GitError(`git archive ${sha} exited ${code}`);
+    });
+    untar.on('close', (code) => {
+      if (failed) reject(failed);
+      else if (code !== 0) reject(new GitError(`tar exited ${code} while exporting ${sha}`));
+      else resolve();
+    });
+  });
+}
