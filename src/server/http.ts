@@ -293,19 +293,22 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
 
   // Everything else under /api/v1 needs the admin token.
   app.addHook('onRequest', (request, _reply, done) => {
-    if (!request.url.startsWith('/api/v1/') || request.url.startsWith('/api/v1/openapi.json'))
-      return;
+    const open =
+      !request.url.startsWith('/api/v1/') || request.url.startsWith('/api/v1/openapi.json');
     const header = request.headers.authorization ?? '';
     const token = header.startsWith('Bearer ') ? header.slice(7) : '';
-    if (!token)
-      fail(
-        401,
-        'unauthorized',
-        'this API needs the admin token: send "Authorization: Bearer <token>"',
+    if (open) done();
+    else if (!token)
+      done(
+        new ControllerError(
+          401,
+          'unauthorized',
+          'this API needs the admin token: send "Authorization: Bearer <token>"',
+        ),
       );
-    if (!tokenMatches(token, options.adminToken))
-      fail(401, 'unauthorized', 'the token is not valid');
-    done();
+    else if (!tokenMatches(token, options.adminToken))
+      done(new ControllerError(401, 'unauthorized', 'the token is not valid'));
+    else done();
   });
 
   app.get('/api/v1/jobs', async () => {
