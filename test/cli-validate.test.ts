@@ -134,6 +134,20 @@ describe('slipway schema, --help and --version', () => {
     expect(r.stdout).toBe(committed); // regenerate with: npm run schema
   });
 
+  it('prints the committed JSON Schema of the controller configuration', async () => {
+    const r = await slipway(['schema', '--config']);
+    expect(r.code).toBe(0);
+    const schema = JSON.parse(r.stdout) as { properties: Record<string, unknown> };
+    expect(Object.keys(schema.properties)).toEqual(
+      expect.arrayContaining(['listen', 'jobs', 'secrets']),
+    );
+    const committed = readFileSync(
+      join(import.meta.dirname, '..', 'schema', 'server-config.schema.json'),
+      'utf8',
+    );
+    expect(r.stdout).toBe(committed); // regenerate with: npm run schema
+  });
+
   it('prints the version from package.json', async () => {
     const pkg = JSON.parse(
       readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8'),
