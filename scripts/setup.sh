@@ -14,6 +14,7 @@ PACKAGES=(
   docker.io        # the container engine that runs every pod
   busybox-static   # the static busybox behind the slipway/busybox:1 test image
   debootstrap      # builds the slipway/debian:12 image without a registry
+  curl             # the quickstart waits for the controller's /readyz
   git              # checkout, the local working-tree listing, and build context from git
   ca-certificates  # TLS for npm
   chromium         # the web UI's browser tests (playwright-core drives it)

@@ -133,7 +133,10 @@ export class Agent {
         signal,
         reporter,
         secrets: assignment.secrets,
-        source: localSource(dir),
+        source: localSource(dir, {
+          listing: 'all',
+          description: `commit ${assignment.repo.sha.slice(0, 12)} of ${assignment.repo.url}`,
+        }),
         cacheScope: assignment.cacheScope,
         graceMs: assignment.graceMs,
         context: assignment.context,

@@ -30,11 +30,22 @@ export interface WorkspaceSource {
 /** Directories never copied: version control internals and Slipway's own output. */
 const SKIP = new Set(['.git', '.slipway', '.slipway-data']);
 
-export function localSource(dir: string): WorkspaceSource {
+export interface LocalSourceOptions {
+  /**
+   * `git` (default): the files git would see, for a working tree. `all`: every file, for
+   * a directory that is an exported commit (which may sit inside some other repository).
+   */
+  listing?: 'git' | 'all';
+  description?: string;
+}
+
+export function localSource(dir: string, options: LocalSourceOptions = {}): WorkspaceSource {
   let listing: Promise<string[]> | undefined;
-  const files = (): Promise<string[]> => (listing ??= listFiles(dir));
+  const files = (): Promise<string[]> =>
+    (listing ??=
+      options.listing === 'all' ? walk(dir, dir).then((paths) => paths.sort()) : listFiles(dir));
   return {
-    description: `the working tree at ${dir}`,
+    description: options.description ?? `the working tree at ${dir}`,
     files,
     tar() {
       const archive = pack();
