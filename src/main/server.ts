@@ -5,7 +5,6 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Cron } from 'croner';
 import { Agent } from '../agent/agent.ts';
 import { DEFAULT_POLICY, type Backend } from '../backends/backend.ts';
 import { createDockerBackend } from '../backends/docker/docker-backend.ts';
@@ -22,6 +21,7 @@ import {
 import { sweepDeadOwners } from '../runtime/owner.ts';
 import { Controller } from '../server/controller.ts';
 import { createHttpServer } from '../server/http.ts';
+import { Schedules } from '../server/schedules.ts';
 import { openStore, type Store } from '../store/open.ts';
 import type { FastifyInstance } from 'fastify';
 
@@ -122,44 +122,6 @@ async function syncJobs(
   return { added, changed, removed };
 }
 
-/** Fires each job's schedules; a fire time already recorded is never fired again. */
-function startSchedules(
-  controller: Controller,
-  store: Store,
-  log: (l: string) => void,
-): () => void {
-  const crons: Cron[] = [];
-  const start = async (): Promise<void> => {
-    for (const job of await store.jobs.list())
-      for (const schedule of job.schedules) {
-        const key = `${schedule.cron}@${schedule.timezone}`;
-        const cron = new Cron(schedule.cron, { timezone: schedule.timezone }, async () => {
-          const fireTime = Math.floor(Date.now() / 60_000) * 60_000;
-          const last = await store.triggers.lastFire(job.name, key);
-          if (last !== undefined && last >= fireTime) return;
-          await store.triggers.setLastFire(job.name, key, fireTime);
-          await controller
-            .trigger({
-              job: job.name,
-              cause: 'cron',
-              causeDetail: key,
-              event: 'schedule',
-              branch: schedule.branch ?? job.defaultBranch,
-            })
-            .catch((error: unknown) =>
-              log(`slipway: schedule ${key} of ${job.name}: ${(error as Error).message}`),
-            );
-        });
-        crons.push(cron);
-      }
-  };
-  void start();
-  return () => {
-    for (const cron of crons) cron.stop();
-    crons.length = 0;
-  };
-}
-
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const env = options.env ?? process.env;
   const log = options.log;
@@ -184,6 +146,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     gitCacheDir: join(config.dataDir, 'git'),
     logCapBytes: config.limits.logCapBytes,
     graceMs: config.limits.graceMs,
+    maxJobMs: config.limits.maxBuildMs,
     secrets,
   });
 
@@ -220,14 +183,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     );
   agent?.start();
 
-  let stopSchedules = startSchedules(controller, store, log);
+  const schedules = new Schedules(controller, join(config.dataDir, 'git'), log);
+  await schedules.start();
+  // A push may change a pipeline's on.schedule: read them again now and then.
+  const refresh = setInterval(() => void schedules.start(), 5 * 60_000);
+  refresh.unref();
   const reload = async (): Promise<{ added: string[]; changed: string[]; removed: string[] }> => {
     const next = read(); // throws on an invalid file: the running configuration stays
     resolveSecrets(next, env);
     config = next;
     const diff = await syncJobs(store, config);
-    stopSchedules();
-    stopSchedules = startSchedules(controller, store, log);
+    await schedules.start();
     return diff;
   };
 
@@ -237,6 +203,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     webhookBodyBytes: config.limits.webhookBodyBytes,
     resolveRef: (ref, key) => resolveRef(ref, key, env),
     reload,
+    schedules: () => schedules.list(),
     version: options.version,
   });
   await http.listen({ host: config.listen.host, port: config.listen.port });
@@ -254,7 +221,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     reload,
     async stop(stopOptions = {}) {
       controller.setDraining(true);
-      stopSchedules();
+      clearInterval(refresh);
+      schedules.stop();
       if (agent) {
         if (stopOptions.cancelRunning) await agent.stopAll('the controller is stopping');
         else await agent.drain();

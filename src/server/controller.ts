@@ -25,6 +25,8 @@ export interface ControllerOptions {
   /** Per-step log cap in bytes; output beyond it is dropped after a marker. */
   logCapBytes: number;
   graceMs: number;
+  /** Upper bound of any job's timeout (limits.max_build_duration). */
+  maxJobMs?: number;
   /** Secret values by name, given to the jobs that list them. */
   secrets: Readonly<Record<string, string>>;
   now?: () => number;
@@ -290,8 +292,8 @@ export class Controller implements ControllerPort {
         diagnostics: result.diagnostics,
       };
     }
-    const triggered =
-      request.cause === 'manual' || request.cause === 'api' || result.plan.triggered;
+    // Manual, API and schedule triggers were asked for by name; only webhooks are filtered by on:.
+    const triggered = request.cause !== 'webhook' || result.plan.triggered;
     return {
       kind: 'compiled',
       text,
@@ -477,6 +479,7 @@ export class Controller implements ControllerPort {
       const job = jobs.get(entry.job);
       if (!run || !build || !job) continue;
       const planJob = planOf(run);
+      planJob.timeoutMs = Math.min(planJob.timeoutMs, this.options.maxJobMs ?? Infinity);
       const now = this.now();
       const deadline = now + planJob.timeoutMs;
       if (

@@ -13,6 +13,7 @@ import { FINISHED } from '../store/builds.ts';
 import type { Job } from '../store/jobs.ts';
 import { ControllerError, type BuildDetail, type Controller } from './controller.ts';
 import { OPENAPI_ROUTES, openApiDocument } from './openapi.ts';
+import type { ScheduleEntry } from './schedules.ts';
 import { parseDelivery, PROVIDERS, verify, type Provider } from './webhooks.ts';
 
 export interface HttpOptions {
@@ -23,6 +24,8 @@ export interface HttpOptions {
   resolveRef: (ref: string, key: string) => string;
   /** Re-reads the configuration; throws with a message when it is invalid. */
   reload: () => Promise<{ added: string[]; changed: string[]; removed: string[] }>;
+  /** The schedules in force, for GET /api/v1/triggers. */
+  schedules?: () => ScheduleEntry[];
   version: string;
 }
 
@@ -477,6 +480,10 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
 
   app.get('/api/v1/queue', () => controller.queue());
   app.get('/api/v1/agents', () => controller.listAgents());
+  app.get('/api/v1/triggers', () => ({
+    schedules: options.schedules?.() ?? [],
+    webhooks: PROVIDERS.map((provider) => `/hooks/${provider}/{job}`),
+  }));
   app.post('/api/v1/config/reload', async () => {
     try {
       return await options.reload();
