@@ -1,0 +1,153 @@
+/**
+ * bench/api-under-load: 200 builds queued at once on a real `slipway server` process (its
+ * embedded agent on the process backend), and while they run, API latency measured from
+ * this separate process: the dashboard's calls (jobs, builds, queue, one build) from 8
+ * concurrent clients. Baseline in the same run: the same calls against the idle controller.
+ * Reports p50/p99 and the controller's peak RSS. Target: p99 ≤ 100 ms under load.
+ * Run: npm run bench:api-under-load [-- BUILDS]
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { machine, median, percentile, saveResult } from '../lib.ts';
+
+const BUILDS = Number(process.argv[2] ?? 200);
+const TOKEN = 'bench-token';
+const CLIENTS = 8;
+
+const root = mkdtempSync(join(tmpdir(), 'slipway-bench-load-'));
+const repo = join(root, 'repo');
+execFileSync('sh', ['-c', `mkdir -p ${repo} && cd ${repo} && git init -q -b main`]);
+writeFileSync(
+  join(repo, '.slipway.yml'),
+  'jobs:\n  a:\n    steps: [echo a; sleep 0.2]\n  b:\n    needs: [a]\n    steps: [seq 1 200]\n',
+);
+execFileSync('sh', [
+  '-c',
+  `cd ${repo} && git add -A && git -c user.name=b -c user.email=b@b commit -qm bench`,
+]);
+writeFileSync(
+  join(root, 'server.yml'),
+  `listen: 127.0.0.1:0\nagent:\n  backend: process\n  executors: 4\njobs:\n  load:\n    repo: ${repo}\n`,
+);
+
+const bin = join(import.meta.dirname, '..', '..', 'bin', 'slipway.js');
+const child = spawn(
+  process.execPath,
+  [bin, 'server', '--config', join(root, 'server.yml'), '--data-dir', join(root, 'data')],
+  {
+    env: { ...process.env, SLIPWAY_ADMIN_TOKEN: TOKEN },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  },
+);
+const url = await new Promise<string>((resolve, reject) => {
+  let err = '';
+  child.stderr.setEncoding('utf8').on('data', (s: string) => {
+    err += s;
+    const match = /listening on (http:\/\/\S+)/.exec(err);
+    if (match) resolve(match[1]!);
+  });
+  child.on('exit', () => reject(new Error(`the server exited: ${err}`)));
+});
+const headers = { authorization: `Bearer ${TOKEN}` };
+
+function rssMiB(): number {
+  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
+}
+
+async function timed(path: string): Promise<number> {
+  const t0 = performance.now();
+  const response = await fetch(`${url}${path}`, { headers });
+  await response.arrayBuffer();
+  if (!response.ok) throw new Error(`${path}: ${response.status}`);
+  return performance.now() - t0;
+}
+
+const PATHS = ['/api/v1/jobs', '/api/v1/builds?limit=50', '/api/v1/queue', '/api/v1/builds/1'];
+
+async function measure(until: () => boolean, minRequests: number): Promise<number[]> {
+  const latencies: number[] = [];
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async (_, c) => {
+      for (let i = c; until() || latencies.length < minRequests; i++)
+        latencies.push(await timed(PATHS[i % PATHS.length]!));
+    }),
+  );
+  return latencies;
+}
+
+// Idle baseline, with one finished build in the store so /builds/1 exists.
+await fetch(`${url}/api/v1/jobs/load/builds`, {
+  method: 'POST',
+  headers: { ...headers, 'content-type': 'application/json' },
+  body: '{}',
+});
+await new Promise((resolve) => setTimeout(resolve, 2000));
+const idle = await measure(() => false, 400);
+
+const t0 = performance.now();
+const triggers = await Promise.all(
+  Array.from({ length: BUILDS }, async () => {
+    const started = performance.now();
+    const response = await fetch(`${url}/api/v1/jobs/load/builds`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    if (response.status !== 201)
+      throw new Error(`trigger: ${response.status} ${await response.text()}`);
+    return performance.now() - started;
+  }),
+);
+const queuedInMs = performance.now() - t0;
+let peakRss = rssMiB();
+let running = true;
+const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMiB())), 100);
+const watcher = (async () => {
+  for (;;) {
+    const builds = (await (
+      await fetch(`${url}/api/v1/builds?limit=200&status=success`, { headers })
+    ).json()) as unknown[];
+    if (builds.length >= BUILDS) break;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  running = false;
+})();
+const loaded = await measure(() => running, 0);
+await watcher;
+const allDoneMs = performance.now() - t0;
+clearInterval(sampler);
+child.kill('SIGTERM');
+await new Promise((resolve) => child.on('exit', resolve));
+rmSync(root, { recursive: true, force: true });
+
+const result = {
+  bench: 'api-under-load',
+  date: new Date().toISOString(),
+  machine: await machine(),
+  builds: BUILDS,
+  clients: CLIENTS,
+  triggerAllMs: queuedInMs,
+  triggerP99Ms: percentile(triggers, 99),
+  allBuildsDoneMs: allDoneMs,
+  idleP50Ms: median(idle),
+  idleP99Ms: percentile(idle, 99),
+  loadedRequests: loaded.length,
+  loadedP50Ms: median(loaded),
+  loadedP99Ms: percentile(loaded, 99),
+  peakRssMiB: peakRss,
+  targets: { loadedP99Ms: 100 },
+};
+console.log(
+  `${BUILDS} builds triggered at once: all accepted in ${queuedInMs.toFixed(0)} ms (p99 per call ${result.triggerP99Ms.toFixed(0)} ms); all done in ${(allDoneMs / 1000).toFixed(1)} s`,
+);
+console.log(
+  `API idle:       p50 ${result.idleP50Ms.toFixed(1)} ms, p99 ${result.idleP99Ms.toFixed(1)} ms`,
+);
+console.log(
+  `API under load: p50 ${result.loadedP50Ms.toFixed(1)} ms, p99 ${result.loadedP99Ms.toFixed(1)} ms over ${loaded.length} requests (target p99 <= 100 ms)`,
+);
+console.log(`controller peak RSS ${peakRss.toFixed(0)} MiB`);
+saveResult('api-under-load', result);
