@@ -4,7 +4,15 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['node_modules/', 'dist/', 'dist-check/', 'coverage/', 'test-output/', 'ui/dist/'],
+    ignores: [
+      'node_modules/',
+      'dist/',
+      'dist-check/',
+      'coverage/',
+      'test-output/',
+      'ui/dist/',
+      'dist-ui/',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,

@@ -64,7 +64,12 @@ fi
 # The TypeScript build into dist/, when any source is newer.
 if [ ! -f dist/cli/main.js ] || [ -n "$(find src package.json tsconfig.json tsconfig.build.json -newer dist/cli/main.js -print -quit)" ]; then
   say "building dist/"
-  npm run --silent build
+  npm run --silent build:server
+fi
+# The web UI into dist-ui/ (React + Vite), when any of its sources is newer.
+if [ ! -f dist-ui/index.html ] || [ -n "$(find ui package.json -newer dist-ui/index.html -print -quit)" ]; then
+  say "building dist-ui/"
+  npm run --silent build:ui
 fi
 
 if [ "${SLIPWAY_SETUP_SKIP_IMAGES:-0}" != 1 ]; then

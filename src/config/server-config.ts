@@ -94,6 +94,10 @@ export const ServerConfigSchema = z
           .enum(['auto', 'docker', 'process'])
           .optional()
           .describe('default auto: docker when an engine answers.'),
+        pull: z
+          .boolean()
+          .optional()
+          .describe('Pull missing images (default true); false: a missing image fails the job.'),
       })
       .strict()
       .optional(),
@@ -139,6 +143,7 @@ export interface ServerConfig {
     executors: number;
     labels: string[];
     backend: 'auto' | 'docker' | 'process';
+    pull: boolean;
   };
   limits: { logCapBytes: number; maxBuildMs: number; graceMs: number; webhookBodyBytes: number };
   /** Secret references by name (resolved by resolveSecrets). */
@@ -285,6 +290,7 @@ function buildConfig(
       executors: raw.agent?.executors ?? 2,
       labels: raw.agent?.labels ?? [],
       backend: raw.agent?.backend ?? 'auto',
+      pull: raw.agent?.pull ?? true,
     },
     limits: {
       logCapBytes: unit(parseSize(raw.limits?.log_cap ?? '100MiB'), 100 * 1048576),

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Agent } from '../agent/agent.ts';
 import { DEFAULT_POLICY, type Backend } from '../backends/backend.ts';
 import { createDockerBackend } from '../backends/docker/docker-backend.ts';
@@ -173,7 +174,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       gitCacheDir: join(config.dataDir, 'agent-git'),
       policy: DEFAULT_POLICY,
       creator,
-      pull: true,
+      pull: config.agent.pull,
     });
   }
   const lost = await controller.recover();
@@ -205,6 +206,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     reload,
     schedules: () => schedules.list(),
     version: options.version,
+    uiDir: fileURLToPath(new URL('../../dist-ui', import.meta.url)),
   });
   await http.listen({ host: config.listen.host, port: config.listen.port });
   const address = http.server.address();

@@ -4,6 +4,9 @@
  * One error shape everywhere: {statusCode, code, error, message}.
  */
 import { timingSafeEqual } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import * as z from 'zod';
@@ -27,6 +30,8 @@ export interface HttpOptions {
   /** The schedules in force, for GET /api/v1/triggers. */
   schedules?: () => ScheduleEntry[];
   version: string;
+  /** The built web UI (dist-ui/); served at / when present. */
+  uiDir?: string;
 }
 
 const JobBody = z
@@ -267,8 +272,17 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
       message: statusCode >= 500 && !known ? `internal error: ${error.message}` : error.message,
     });
   });
+  const hasUi = options.uiDir !== undefined && existsSync(join(options.uiDir, 'index.html'));
   app.setNotFoundHandler((request, reply) => {
-    void reply.status(404).send({
+    // Client-side routes fall back to the app; API, hooks and health keep their 404s.
+    const path = request.url.split('?')[0] ?? '/';
+    if (
+      hasUi &&
+      request.method === 'GET' &&
+      !/^\/(api|hooks|healthz|readyz|metrics)(\/|$)/.test(path)
+    )
+      return reply.type('text/html; charset=utf-8').sendFile('index.html', options.uiDir);
+    return reply.status(404).send({
       statusCode: 404,
       code: 'not_found',
       error: 'Not Found',
@@ -276,6 +290,20 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
     });
   });
 
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    void reply.header('content-security-policy', CSP);
+    void reply.header('x-content-type-options', 'nosniff');
+    void reply.header('referrer-policy', 'no-referrer');
+    done(null, payload);
+  });
+  if (hasUi) {
+    await app.register(fastifyStatic, {
+      root: options.uiDir!,
+      prefix: '/',
+      index: ['index.html'],
+      wildcard: false,
+    });
+  }
   app.get('/healthz', () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     try {
@@ -445,7 +473,15 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
 
   app.get<{
     Params: { id: string };
-    Querystring: { attempt?: string; step?: string; after?: string; follow?: string };
+    Querystring: {
+      attempt?: string;
+      step?: string;
+      after?: string;
+      follow?: string;
+      tail?: string;
+      from?: string;
+      to?: string;
+    };
   }>('/api/v1/builds/:id/logs', async (request, reply) => {
     const buildId = idParam(request.params.id, 'build');
     const build = await store.builds.build(buildId);
@@ -459,6 +495,36 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
       ...(attemptId ? { attemptId } : {}),
       ...(step !== undefined ? { step } : {}),
     };
+    if (
+      attemptId !== undefined &&
+      step !== undefined &&
+      (request.query.tail ?? request.query.from) !== undefined
+    ) {
+      // A window of one step's log: the tail, or [from, to). Huge logs open on their end.
+      const size = await store.logs.size(attemptId, step);
+      const tail = request.query.tail !== undefined ? Number(request.query.tail) : undefined;
+      const from = tail !== undefined ? Math.max(0, size - tail) : Number(request.query.from);
+      const to =
+        request.query.to !== undefined ? Number(request.query.to) : Number.MAX_SAFE_INTEGER;
+      if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0)
+        fail(400, 'invalid_range', 'tail, from and to are byte counts or offsets');
+      const chunks = await store.logs.range(attemptId, step, from, Math.max(from, to));
+      return {
+        from,
+        size: Math.max(
+          size,
+          chunks.reduce((end, c) => Math.max(end, c.offset + c.data.length), 0),
+        ),
+        lastId: chunks.reduce((last, c) => Math.max(last, c.id), 0),
+        chunks: chunks.map((c) => ({
+          id: c.id,
+          offset: c.offset,
+          stream: c.stream,
+          time: c.time,
+          b64: c.data.toString('base64'),
+        })),
+      };
+    }
     const follow = request.query.follow === '1' || request.query.follow === 'true';
     const lastEventId = request.headers['last-event-id'];
     const after =
@@ -478,6 +544,11 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
     return streamLogs(controller, request, reply, filter, after);
   });
 
+  app.get<{ Params: { name: string }; Querystring: { branch?: string } }>(
+    '/api/v1/jobs/:name/inputs',
+    (request) => controller.manualInputs(request.params.name, request.query.branch),
+  );
+  app.get('/api/v1/events', (request, reply) => streamEvents(controller, request, reply));
   app.get('/api/v1/queue', () => controller.queue());
   app.get('/api/v1/agents', () => controller.listAgents());
   app.get('/api/v1/triggers', () => ({
@@ -565,6 +636,73 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
   return app;
 }
 
+/** No inline scripts or styles, nothing from elsewhere, no framing. */
+export const CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "font-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/**
+ * Everything that changes, for live pages: `build` events (the build's summary) and `queue`
+ * events, coalesced over 100 ms. Clients refetch what they show; nothing polls.
+ */
+function streamEvents(controller: Controller, request: FastifyRequest, reply: FastifyReply): void {
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    'content-security-policy': CSP,
+  });
+  res.write('retry: 1000\n\n');
+  const builds = new Set<number>();
+  let queue = false;
+  let timer: NodeJS.Timeout | undefined;
+  const flush = async (): Promise<void> => {
+    timer = undefined;
+    const ids = [...builds];
+    builds.clear();
+    let text = '';
+    for (const id of ids) {
+      const build = await controller.store.builds.build(id);
+      if (build) text += `event: build\ndata: ${JSON.stringify(buildView(build))}\n\n`;
+    }
+    if (queue) text += 'event: queue\ndata: {}\n\n';
+    queue = false;
+    if (text) res.write(text);
+  };
+  const schedule = (): void => {
+    timer ??= setTimeout(() => void flush().catch(() => undefined), 100);
+  };
+  const onBuild = (id: number): void => {
+    builds.add(id);
+    schedule();
+  };
+  const onQueue = (): void => {
+    queue = true;
+    schedule();
+  };
+  const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+  controller.events.on('build', onBuild);
+  controller.events.on('queue', onQueue);
+  request.raw.on('close', () => {
+    clearInterval(heartbeat);
+    if (timer) clearTimeout(timer);
+    controller.events.off('build', onBuild);
+    controller.events.off('queue', onQueue);
+    res.end();
+  });
+}
+
 /** Live logs over SSE: every stored chunk after `after`, then new ones as they arrive. */
 async function streamLogs(
   controller: Controller,
@@ -600,6 +738,7 @@ async function streamLogs(
             step: chunk.step,
             stream: chunk.stream,
             offset: chunk.offset,
+            time: chunk.time,
             b64: chunk.data.toString('base64'),
           })}\n\n`;
           last = chunk.id;

@@ -218,8 +218,9 @@ export class BuildStore {
           outcome: step.outcome ?? null,
           reason: step.reason,
           exit_code: step.exit_code ?? null,
-          started_at: step.started_at ?? null,
-          finished_at: step.finished_at ?? null,
+          // A finish message does not repeat the start time: keep the stored one.
+          started_at: (eb) => eb.fn.coalesce('excluded.started_at', 'steps.started_at'),
+          finished_at: (eb) => eb.fn.coalesce('excluded.finished_at', 'steps.finished_at'),
         }),
       )
       .execute();

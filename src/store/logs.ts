@@ -3,7 +3,7 @@
  * byte offset. A re-sent chunk (same attempt, step, seq) is ignored, so shipping can be
  * retried safely. The global chunk id orders everything and resumes live streams.
  */
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema.ts';
 
 export interface LogChunk {
@@ -15,6 +15,7 @@ export interface LogChunk {
   offset: number;
   stream: string;
   data: Buffer;
+  time: number;
 }
 
 export interface NewChunk {
@@ -25,6 +26,8 @@ export interface NewChunk {
   offset: number;
   stream: string;
   data: Buffer;
+  /** When it was stored (epoch ms); defaults to now. */
+  time?: number;
 }
 
 export class LogStore {
@@ -42,6 +45,7 @@ export class LogStore {
         offset: chunk.offset,
         stream: chunk.stream,
         data: chunk.data,
+        created_at: chunk.time ?? Date.now(),
       })
       .onConflict((oc) => oc.columns(['attempt_id', 'step', 'seq']).doNothing())
       .returning('id')
@@ -84,7 +88,51 @@ export class LogStore {
       offset: Number(r.offset),
       stream: r.stream,
       data: Buffer.from(r.data),
+      time: Number(r.created_at),
     }));
+  }
+
+  /** Size of one step's stored log in bytes. */
+  async size(attemptId: number, step: number): Promise<number> {
+    const row = await this.db
+      .selectFrom('log_chunks')
+      .select((eb) => eb.fn.max(sql<number>`"offset" + length(data)`).as('end'))
+      .where('attempt_id', '=', attemptId)
+      .where('step', '=', step)
+      .executeTakeFirst();
+    return Number(row?.end ?? 0);
+  }
+
+  /**
+   * The chunks of one step's log that overlap the bytes [from, to), trimmed to it, in
+   * order. The last id lets a live stream continue exactly after them.
+   */
+  async range(attemptId: number, step: number, from: number, to: number): Promise<LogChunk[]> {
+    const rows = await this.db
+      .selectFrom('log_chunks')
+      .selectAll()
+      .where('attempt_id', '=', attemptId)
+      .where('step', '=', step)
+      .where('offset', '<', to)
+      .where(sql<number>`"offset" + length(data)`, '>', from)
+      .orderBy('offset')
+      .execute();
+    return rows.map((r) => {
+      const start = Number(r.offset);
+      const data = Buffer.from(r.data);
+      const cut = Math.max(0, from - start);
+      return {
+        id: r.id,
+        buildId: r.build_id,
+        attemptId: r.attempt_id,
+        step: r.step,
+        seq: r.seq,
+        offset: start + cut,
+        stream: r.stream,
+        data: data.subarray(cut, Math.max(cut, Math.min(data.length, to - start))),
+        time: Number(r.created_at),
+      };
+    });
   }
 
   /** Total bytes stored, for metrics. */

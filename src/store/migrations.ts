@@ -143,4 +143,19 @@ export const MIGRATIONS: Record<string, Migration> = {
       await sql`select 1`.execute(db);
     },
   },
+  '0002_log_offsets': {
+    async up(db: Db) {
+      // Ranged reads of one step's log (the UI opens a huge log on its tail).
+      await db.schema
+        .createIndex('log_chunks_step_offset')
+        .on('log_chunks')
+        .columns(['attempt_id', 'step', 'offset'])
+        .execute();
+      // When the controller stored each chunk: the UI's timestamps.
+      await db.schema
+        .alterTable('log_chunks')
+        .addColumn('created_at', 'bigint', (c) => c.notNull().defaultTo(0))
+        .execute();
+    },
+  },
 };

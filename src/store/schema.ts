@@ -120,6 +120,8 @@ export interface LogChunksTable {
   offset: number;
   stream: string;
   data: Uint8Array;
+  /** When the controller stored it (epoch ms). */
+  created_at: Generated<number>;
 }
 
 export interface DeliveriesTable {

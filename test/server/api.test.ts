@@ -140,7 +140,13 @@ interface BuildJson {
       number: number;
       outcome: string | null;
       reason: string;
-      steps: { name: string; outcome: string | null; truncated: boolean }[];
+      steps: {
+        name: string;
+        outcome: string | null;
+        truncated: boolean;
+        startedAt: number | null;
+        finishedAt: number | null;
+      }[];
     }[];
   }[];
 }
@@ -215,6 +221,9 @@ describe('the API', () => {
     expect(byName.build!.outcome).toBe('success');
     expect(byName.test!.outcome).toBe('success');
     expect(byName.flaky!.attempts.map((a) => a.outcome)).toEqual(['infra_error', 'infra_error']);
+    const step = byName.build!.attempts[0]!.steps[0]!;
+    expect(step.startedAt).not.toBeNull();
+    expect(step.finishedAt).toBeGreaterThanOrEqual(step.startedAt!);
     const log = await app.inject({
       url: `/api/v1/builds/${build.id}/logs?attempt=${byName.build!.attempts[0]!.id}&step=0`,
       headers: auth,

@@ -1,6 +1,6 @@
 /**
  * Runs once around the whole suite.
- * - Before: builds dist/ when any source file is newer, so tests that spawn the real
+ * - Before: builds dist/ (and the UI into dist-ui/) when any source file is newer, so tests that spawn the real
  *   `slipway` binary (bin/slipway.js) test the code as it is now.
  * - After: asserts that the suite left ZERO Slipway containers and volumes on the engine
  *   (zero orphans is a feature); anything left is listed, removed, and fails the run.
@@ -50,6 +50,10 @@ export default function setup(): () => void {
   const marker = 'dist/cli/main.js';
   if (!existsSync(marker) || statSync(marker).mtimeMs < newest('src')) {
     execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  }
+  const ui = 'dist-ui/index.html';
+  if (!existsSync(ui) || statSync(ui).mtimeMs < newest('ui')) {
+    execFileSync('npm', ['run', '--silent', 'build:ui'], { stdio: 'inherit' });
   }
   return () => {
     const left = leftovers();
