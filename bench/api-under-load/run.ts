@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { machine, median, percentile, saveResult } from '../lib.ts';
 
-const BUILDS = Number(process.argv[2] ?? 200);
+// At most 200: the API pages builds by 200.
+const BUILDS = Math.min(200, Number(process.argv[2] ?? 200));
 const TOKEN = 'bench-token';
 const CLIENTS = 8;
 
@@ -21,7 +22,8 @@ const repo = join(root, 'repo');
 execFileSync('sh', ['-c', `mkdir -p ${repo} && cd ${repo} && git init -q -b main`]);
 writeFileSync(
   join(repo, '.slipway.yml'),
-  'jobs:\n  a:\n    steps: [echo a; sleep 0.2]\n  b:\n    needs: [a]\n    steps: [seq 1 200]\n',
+  // The process backend runs steps on the host; the image is not used there.
+  'jobs:\n  a:\n    image: host\n    steps: [echo a; sleep 0.2]\n  b:\n    image: host\n    needs: [a]\n    steps: [seq 1 200]\n',
 );
 execFileSync('sh', [
   '-c',
@@ -108,9 +110,17 @@ const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMiB())), 100);
 const watcher = (async () => {
   for (;;) {
     const builds = (await (
-      await fetch(`${url}/api/v1/builds?limit=200&status=success`, { headers })
-    ).json()) as unknown[];
-    if (builds.length >= BUILDS) break;
+      await fetch(`${url}/api/v1/builds?limit=${BUILDS}`, { headers })
+    ).json()) as { status: string; reason: string }[];
+    const done = builds.filter((b) =>
+      ['success', 'failure', 'error', 'canceled'].includes(b.status),
+    );
+    const bad = done.find((b) => b.status !== 'success');
+    if (bad) {
+      running = false;
+      throw new Error(`a bench build did not succeed: ${bad.status}: ${bad.reason}`);
+    }
+    if (done.length >= BUILDS) break; // the newest BUILDS builds: the ones queued at once
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
   running = false;

@@ -47,8 +47,9 @@ const headers = { authorization: `Bearer ${TOKEN}` };
 
 // Controller-side timestamps, by build id.
 const stored = new Map<number, number>(); // first output chunk stored
-server.controller.events.on('log', (buildId: number) => {
-  if (!stored.has(buildId)) stored.set(buildId, performance.now());
+server.controller.events.on('log', (buildId: number, step: number) => {
+  // The first output of a step, not the agent's own progress lines (step -1).
+  if (step >= 0 && !stored.has(buildId)) stored.set(buildId, performance.now());
 });
 
 async function oneBuild(): Promise<{

@@ -12,7 +12,7 @@ import type { RunEvent } from '../runtime/events.ts';
 import { runJobAttempt } from '../runtime/job-runner.ts';
 import { currentOwner } from '../runtime/owner.ts';
 import { localSource } from '../runtime/workspace-source.ts';
-import { exportCommit, fetchMirror } from '../vcs/git.ts';
+import { ensureCommit, exportCommit } from '../vcs/git.ts';
 
 export interface AgentOptions {
   info: AgentInfo;
@@ -84,7 +84,11 @@ export class Agent {
     try {
       dir = await mkdtemp(join(this.options.workDir, `attempt-${attemptId}-`));
       shipper.push({ type: 'progress', attemptId, message: `fetching ${assignment.repo.url}` });
-      const mirror = await fetchMirror(this.options.gitCacheDir, assignment.repo.url);
+      const mirror = await ensureCommit(
+        this.options.gitCacheDir,
+        assignment.repo.url,
+        assignment.repo.sha,
+      );
       await exportCommit(mirror, assignment.repo.sha, dir);
       const offsets = new Map<number, { seq: number; offset: number }>();
       const reporter = (event: RunEvent): void => {

@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import { compile } from '../pipeline/compile.ts';
 import type { Diagnostic } from '../pipeline/diagnostics.ts';
 import { matchLabels, parseLabelExpression } from '../pipeline/labels.ts';
-import type { BuildContext, BuildEvent, PlanJob } from '../pipeline/plan.ts';
+import type { BuildContext, BuildEvent, PlanInput, PlanJob } from '../pipeline/plan.ts';
 import type { AgentLink, AgentMessage, Assignment, ControllerPort } from '../protocol/messages.ts';
 import { decideJob, overallOutcome, type NeedResult } from '../runtime/decisions.ts';
 import { failureClass, type Outcome } from '../runtime/outcome.ts';
@@ -105,7 +105,7 @@ export function attemptStatus(outcome: string): string {
 }
 
 export class Controller implements ControllerPort {
-  /** `build` (id) on any change of a build; `log` (build id) on new output; `queue`. */
+  /** `build` (id) on any change of a build; `log` (build id, step) on new output; `queue`. */
   readonly events = new EventEmitter();
   private readonly agents = new Map<string, ConnectedAgent>();
   private readonly locks = new Map<number, Promise<unknown>>();
@@ -303,6 +303,54 @@ export class Controller implements ControllerPort {
     };
   }
 
+  /** The manual inputs a job's pipeline declares at the head of a branch (for trigger forms). */
+  async manualInputs(
+    jobName: string,
+    branch?: string,
+  ): Promise<{
+    branch: string;
+    sha: string;
+    inputs: Record<string, PlanInput> | null;
+    error: string | null;
+  }> {
+    const job = await this.store.jobs.get(jobName);
+    if (!job) throw new ControllerError(404, 'job_not_found', `there is no job "${jobName}"`);
+    const ref = branch ?? job.defaultBranch;
+    const mirror = await fetchMirror(this.options.gitCacheDir, job.repo).catch((error: unknown) => {
+      throw new ControllerError(
+        502,
+        'fetch_failed',
+        `could not fetch ${job.repo}: ${(error as Error).message}`,
+      );
+    });
+    const sha = await resolveCommit(mirror, ref).catch(() => {
+      throw new ControllerError(404, 'branch_not_found', `the repository has no branch "${ref}"`);
+    });
+    const text = await readFileAt(mirror, sha, job.pipelinePath);
+    if (text === undefined)
+      return {
+        branch: ref,
+        sha,
+        inputs: null,
+        error: `no ${job.pipelinePath} at ${sha.slice(0, 12)}`,
+      };
+    const result = compile(text, {
+      file: job.pipelinePath,
+      context: { event: 'push', branch: ref, sha },
+    });
+    const errors = result.diagnostics.filter(
+      (d) => d.severity === 'error' && d.code !== 'invalid-input',
+    );
+    if (errors.length > 0)
+      return {
+        branch: ref,
+        sha,
+        inputs: null,
+        error: `${job.pipelinePath} has errors: ${errors[0]!.message}`,
+      };
+    return { branch: ref, sha, inputs: result.plan?.triggers.manual?.inputs ?? {}, error: null };
+  }
+
   // ── the DAG of a build ────────────────────────────────────────────────────────────
 
   private withBuild<T>(buildId: number, fn: () => Promise<T>): Promise<T> {
@@ -467,9 +515,11 @@ export class Controller implements ControllerPort {
     if (this.draining) return;
     const queued = await this.store.builds.queued();
     if (queued.length === 0) return;
-    const runningBuilds = await this.store.builds.list({ status: 'running', limit: 10_000 });
     const jobs = new Map((await this.store.jobs.list()).map((j) => [j.name, j]));
+    const runningBuilds = await this.runningBuildsIfLimited(jobs);
     for (const entry of queued) {
+      // No free executor anywhere: the rest of the queue waits for the next round.
+      if (![...this.agents.values()].some((a) => a.running.size < a.link.info.executors)) break;
       const reason = this.blocker(entry, jobs.get(entry.job), runningBuilds);
       if (reason !== null) continue;
       const agent = this.matchAgent(entry.labels);
@@ -521,6 +571,12 @@ export class Controller implements ControllerPort {
     }
   }
 
+  /** Running builds, read only when some job has a concurrency limit (it is the only use). */
+  private async runningBuildsIfLimited(jobs: ReadonlyMap<string, Job>): Promise<BuildRow[]> {
+    if (![...jobs.values()].some((j) => j.concurrency !== null)) return [];
+    return this.store.builds.list({ status: 'running', limit: 10_000 });
+  }
+
   /** Why a queued attempt cannot start for reasons other than agents, or null. */
   private blocker(
     entry: { build_id: number; job: string },
@@ -552,8 +608,8 @@ export class Controller implements ControllerPort {
   /** The queue with the reason each attempt waits. */
   async queue(): Promise<QueueEntry[]> {
     const queued = await this.store.builds.queued();
-    const runningBuilds = await this.store.builds.list({ status: 'running', limit: 10_000 });
     const jobs = new Map((await this.store.jobs.list()).map((j) => [j.name, j]));
+    const runningBuilds = await this.runningBuildsIfLimited(jobs);
     return queued.map((entry) => {
       let waitingFor = this.blocker(entry, jobs.get(entry.job), runningBuilds);
       if (waitingFor === null) {
@@ -602,7 +658,7 @@ export class Controller implements ControllerPort {
           data,
         });
         position.offset += data.length;
-        this.events.emit('log', attempt.build_id);
+        this.events.emit('log', attempt.build_id, -1);
         return;
       }
       case 'step.started':
@@ -682,7 +738,7 @@ export class Controller implements ControllerPort {
         .where('attempt_id', '=', attempt.id)
         .where('idx', '=', message.step)
         .execute();
-    this.events.emit('log', attempt.build_id);
+    this.events.emit('log', attempt.build_id, message.step);
   }
 
   /** Records an attempt's ending, retries it when `retry.on` says so, and moves the DAG on. */

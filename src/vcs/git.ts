@@ -48,8 +48,52 @@ export function mirrorPath(cacheDir: string, url: string): string {
   );
 }
 
+/**
+ * Fetches coalesced: a caller waits for a fetch that started after it asked. While one
+ * fetch runs, every new caller shares the single next one, so 200 triggers at once cost
+ * two fetches, not 200.
+ */
+const fetches = new Map<string, { running: Promise<string>; next: Promise<string> | null }>();
+
 /** Makes or updates the bare mirror of `url`; returns its path. */
-export async function fetchMirror(cacheDir: string, url: string): Promise<string> {
+export function fetchMirror(cacheDir: string, url: string): Promise<string> {
+  const path = mirrorPath(cacheDir, url);
+  const state = fetches.get(path);
+  if (!state) {
+    const running = fetchNow(cacheDir, url).finally(() => {
+      const current = fetches.get(path);
+      if (current?.running !== running) return;
+      if (current.next) fetches.set(path, { running: current.next, next: null });
+      else fetches.delete(path);
+    });
+    fetches.set(path, { running, next: null });
+    return running;
+  }
+  if (!state.next) {
+    const next: Promise<string> = state.running
+      .catch(() => undefined)
+      .then(() => fetchNow(cacheDir, url))
+      .finally(() => {
+        const current = fetches.get(path);
+        if (current?.running === next) fetches.delete(path);
+      });
+    state.next = next;
+  }
+  return state.next;
+}
+
+/** Makes sure the mirror holds `sha`, fetching only when it does not. */
+export async function ensureCommit(cacheDir: string, url: string, sha: string): Promise<string> {
+  const path = mirrorPath(cacheDir, url);
+  try {
+    await git(['cat-file', '-e', `${sha}^{commit}`], path);
+    return path;
+  } catch {
+    return fetchMirror(cacheDir, url);
+  }
+}
+
+async function fetchNow(cacheDir: string, url: string): Promise<string> {
   const path = mirrorPath(cacheDir, url);
   return locked(path, async () => {
     const exists = await stat(path).then(
@@ -86,19 +130,29 @@ export async function resolveCommit(mirror: string, ref: string): Promise<string
   throw new GitError(`no branch, tag or commit named "${ref}" in the repository`);
 }
 
+/** Files at commits already read: a commit never changes, so its files never do. */
+const fileCache = new Map<string, string | undefined>();
+const FILE_CACHE_ENTRIES = 256;
+
 /** The text of a file at a commit, or undefined when the commit has no such file. */
 export async function readFileAt(
   mirror: string,
   sha: string,
   path: string,
 ): Promise<string | undefined> {
+  const key = `${mirror}\0${sha}\0${path}`;
+  if (fileCache.has(key)) return fileCache.get(key);
+  let text: string | undefined;
   try {
-    return await git(['show', `${sha}:${path}`], mirror);
+    text = await git(['show', `${sha}:${path}`], mirror);
   } catch (error) {
-    if (/does not exist|exists on disk, but not in/.test((error as Error).message))
-      return undefined;
-    throw error;
+    if (!/does not exist|exists on disk, but not in/.test((error as Error).message)) throw error;
   }
+  if (/^[0-9a-f]{40}$/.test(sha)) {
+    if (fileCache.size >= FILE_CACHE_ENTRIES) fileCache.delete(fileCache.keys().next().value!);
+    fileCache.set(key, text);
+  }
+  return text;
 }
 
 /** The default branch the mirror's HEAD points at. */
