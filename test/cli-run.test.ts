@@ -105,12 +105,13 @@ describe('slipway run: outcomes and exit codes', () => {
   it('exits 3 for an image that does not exist, naming it and why it could not be pulled', async () => {
     const dir = project({
       '.slipway.yml':
-        'jobs:\n  a:\n    image: slipway-test/no-such-image:1\n    steps: [echo hi]\n',
+        // A registry on a closed loopback port: the pull fails without leaving the machine.
+        'jobs:\n  a:\n    image: 127.0.0.1:9/slipway-test/no-such-image:1\n    steps: [echo hi]\n',
     });
     const r = await run(dir);
     expect(r.code).toBe(3);
     expect(r.stdout).toMatch(
-      /image "slipway-test\/no-such-image:1" is not on this machine and could not be pulled/,
+      /image "127\.0\.0\.1:9\/slipway-test\/no-such-image:1" is not on this machine and could not be pulled/,
     );
     expect(r.stdout).toMatch(/image_pull/);
     expectNothingLeft(r.stdout);

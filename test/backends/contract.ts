@@ -360,7 +360,8 @@ export function describeBackendContract(
             {
               name: 'primary',
               role: 'primary',
-              image: 'slipway-test/does-not-exist:1',
+              // A registry on a closed loopback port: a pull never leaves the machine.
+              image: '127.0.0.1:9/slipway-test/does-not-exist:1',
               env: {},
               user: null,
             },
@@ -371,7 +372,7 @@ export function describeBackendContract(
           .catch((e: unknown) => e);
         expect(error).toBeInstanceOf(PodError);
         expect(['image_missing', 'image_pull']).toContain((error as PodError).failure);
-        expect((error as PodError).message).toContain('slipway-test/does-not-exist:1');
+        expect((error as PodError).message).toContain('127.0.0.1:9/slipway-test/does-not-exist:1');
         expect(await backend.list({ [LABELS.pod]: spec.id })).toEqual([]);
       });
     }
