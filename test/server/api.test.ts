@@ -182,6 +182,15 @@ function signGithub(body: string, secret = HOOK_SECRET): string {
 }
 
 describe('the API', () => {
+  it('answers health and readiness without a token', async () => {
+    expect((await app.inject({ url: '/readyz' })).json()).toEqual({ status: 'ready' });
+    controller.setDraining(true);
+    const draining = await app.inject({ url: '/readyz' });
+    controller.setDraining(false);
+    expect(draining.statusCode).toBe(503);
+    expect(draining.json()).toMatchObject({ reason: 'draining' });
+  });
+
   it('refuses calls without the admin token, with the one error shape', async () => {
     for (const headers of [{}, { authorization: 'Bearer wrong' }]) {
       const response = await app.inject({ method: 'GET', url: '/api/v1/builds', headers });
@@ -350,6 +359,72 @@ describe('the API', () => {
   });
 });
 
+describe('concurrency', () => {
+  async function job(
+    name: string,
+    extra: { concurrency?: number; cancelOlder?: boolean },
+  ): Promise<void> {
+    repo.branch('hang');
+    repo.commit({ '.slipway.yml': 'jobs:\n  hang:\n    image: fake/any\n    steps: [hang]\n' });
+    repo.branch('main');
+    await store.jobs.put(
+      {
+        name,
+        repo: repo.dir,
+        branches: [],
+        defaultBranch: 'hang',
+        pipelinePath: '.slipway.yml',
+        concurrency: extra.concurrency ?? null,
+        cancelOlder: extra.cancelOlder ?? false,
+        schedules: [],
+        webhookSecret: null,
+        source: 'api',
+      },
+      Date.now(),
+    );
+  }
+
+  async function status(id: number): Promise<string> {
+    return (await api<BuildJson>('GET', `/api/v1/builds/${id}`)).body.status;
+  }
+
+  it('holds a build in the queue while the job is at its concurrency limit, and says why', async () => {
+    await job('limited', { concurrency: 1 });
+    const first = (await api<{ id: number }>('POST', '/api/v1/jobs/limited/builds', {})).body.id;
+    while ((await status(first)) !== 'running')
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    const second = (await api<{ id: number }>('POST', '/api/v1/jobs/limited/builds', {})).body.id;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await status(second)).toBe('queued');
+    const queue = (await api<{ buildId: number; waitingFor: string }[]>('GET', '/api/v1/queue'))
+      .body;
+    expect(queue.find((q) => q.buildId === second)?.waitingFor).toMatch(
+      /concurrency limit: 1 build of limited already running/,
+    );
+    await api('POST', `/api/v1/builds/${first}/cancel`);
+    while ((await status(second)) !== 'running')
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    await api('POST', `/api/v1/builds/${second}/cancel`);
+    expect((await finished(second)).status).toBe('canceled');
+  });
+
+  it('cancels the older build on the same branch when cancel_older is set', async () => {
+    await job('newest-wins', { cancelOlder: true });
+    const first = (await api<{ id: number }>('POST', '/api/v1/jobs/newest-wins/builds', {})).body
+      .id;
+    while ((await status(first)) !== 'running')
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    const second = (
+      await api<{ id: number; number: number }>('POST', '/api/v1/jobs/newest-wins/builds', {})
+    ).body;
+    const older = await finished(first);
+    expect(older.status).toBe('canceled');
+    expect(older.reason).toMatch(new RegExp(`superseded by build #${second.number} on hang`));
+    await api('POST', `/api/v1/builds/${second.id}/cancel`);
+    await finished(second.id);
+  });
+});
+
 describe('webhooks', () => {
   const push = (ref: string, after: string): string =>
     JSON.stringify({ ref, after, deleted: false });
@@ -415,6 +490,40 @@ describe('webhooks', () => {
     });
     expect(gitlab.statusCode).toBe(401);
     expect(await buildCount()).toBe(before);
+  });
+
+  it('builds a GitHub pull request at its head commit, and ignores a closed one', async () => {
+    repo.branch('feature/pr');
+    const sha = repo.commit({ 'README.md': 'pr\n' });
+    repo.branch('main');
+    const payload = (action: string): string =>
+      JSON.stringify({
+        action,
+        number: 42,
+        pull_request: { number: 42, head: { sha, ref: 'feature/pr' } },
+      });
+    const send = (body: string, id: string) =>
+      app.inject({
+        method: 'POST',
+        url: '/hooks/github/app',
+        headers: {
+          'content-type': 'application/json',
+          'x-github-event': 'pull_request',
+          'x-github-delivery': id,
+          'x-hub-signature-256': signGithub(body),
+        },
+        payload: body,
+      });
+    const opened = await send(payload('opened'), 'pr-1');
+    expect(opened.statusCode).toBe(201);
+    const build = opened.json<{
+      build: { id: number; sha: string; branch: string; pr: number; event: string };
+    }>().build;
+    expect(build).toMatchObject({ sha, branch: 'feature/pr', pr: 42, event: 'pull_request' });
+    await finished(build.id);
+    const closed = await send(payload('closed'), 'pr-2');
+    expect(closed.statusCode).toBe(202);
+    expect(closed.json<{ reason: string }>().reason).toMatch(/closed does not build/);
   });
 
   it('refuses an oversized body with 413', async () => {

@@ -1,0 +1,261 @@
+/**
+ * The store's conformance suite: what every driver must do, aggregate by aggregate. It runs
+ * against the embedded SQLite driver (in memory and on disk); the PostgreSQL driver will
+ * run the same suite when it joins.
+ */
+import { describe, expect, it } from 'vitest';
+import type { NewBuild } from '../../src/store/builds.ts';
+import type { Store } from '../../src/store/open.ts';
+
+export function storeConformance(name: string, open: () => Promise<Store>): void {
+  const job = {
+    name: 'app',
+    repo: '/srv/git/app',
+    branches: ['main'],
+    defaultBranch: 'main',
+    pipelinePath: '.slipway.yml',
+    concurrency: 2,
+    cancelOlder: true,
+    schedules: [{ cron: '0 3 * * *', timezone: 'UTC', branch: null }],
+    webhookSecret: 'env:HOOK',
+    source: 'config' as const,
+  };
+  const newBuild =
+    (jobName: string, runs: string[] = ['a', 'b']) =>
+    (): NewBuild => ({
+      build: {
+        job: jobName,
+        status: 'queued',
+        reason: '',
+        cause: 'api',
+        cause_detail: 'test',
+        event: 'manual',
+        branch: 'main',
+        tag: null,
+        pr: null,
+        sha: 'a'.repeat(40),
+        inputs: '{}',
+        diagnostics: '[]',
+        pipeline_text: null,
+        cancel_requested: 0,
+        created_at: 1,
+        started_at: null,
+        finished_at: null,
+      },
+      jobRuns: runs.map((run, ordinal) => ({
+        name: run,
+        ordinal,
+        stage: ordinal,
+        needs: '[]',
+        status: 'waiting',
+        outcome: null,
+        reason: '',
+        plan_job: '{}',
+        labels: '',
+        created_at: 1,
+        started_at: null,
+        finished_at: null,
+      })),
+    });
+  const attempt = (jobRunId: number, buildId: number, number = 1) => ({
+    job_run_id: jobRunId,
+    build_id: buildId,
+    number,
+    status: 'queued',
+    outcome: null,
+    reason: '',
+    priority: 0,
+    agent: null,
+    lease_until: null,
+    deadline: null,
+    cancel_requested: 0,
+    queued_at: 1,
+    started_at: null,
+    finished_at: null,
+  });
+
+  describe(`store conformance: ${name}`, () => {
+    it('jobs: put, get, list, replace and remove, with every field kept', async () => {
+      const store = await open();
+      await store.jobs.put(job, 10);
+      expect(await store.jobs.get('app')).toEqual({ ...job, createdAt: 10, updatedAt: 10 });
+      await store.jobs.put({ ...job, concurrency: null, cancelOlder: false }, 20);
+      expect(await store.jobs.get('app')).toMatchObject({
+        concurrency: null,
+        cancelOlder: false,
+        createdAt: 10,
+        updatedAt: 20,
+      });
+      await store.jobs.put({ ...job, name: 'other', source: 'api' }, 30);
+      expect((await store.jobs.list()).map((j) => j.name)).toEqual(['app', 'other']);
+      expect(await store.jobs.remove('other')).toBe(true);
+      expect(await store.jobs.remove('other')).toBe(false);
+      expect(await store.jobs.get('other')).toBeUndefined();
+      await store.close();
+    });
+
+    it('builds: numbers are per job, gap-free and unique even when created at once', async () => {
+      const store = await open();
+      const made = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          store.builds.create(newBuild(i % 2 ? 'one' : 'two'), (_tx, build) =>
+            Promise.resolve(build),
+          ),
+        ),
+      );
+      for (const jobName of ['one', 'two'])
+        expect(
+          made
+            .filter((b) => b.job === jobName)
+            .map((b) => b.number)
+            .sort((a, b) => a - b),
+        ).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      expect((await store.builds.jobRuns(made[0]!.id)).map((r) => r.name)).toEqual(['a', 'b']);
+      expect(await store.builds.buildByNumber('one', 3)).toMatchObject({ job: 'one', number: 3 });
+      await store.close();
+    });
+
+    it('builds: a failure inside the transaction stores nothing', async () => {
+      const store = await open();
+      await expect(
+        store.builds.create(newBuild('app'), () => Promise.reject(new Error('boom'))),
+      ).rejects.toThrow('boom');
+      expect(await store.builds.list({ limit: 10 })).toEqual([]);
+      await store.close();
+    });
+
+    it('queue: queued attempts by priority then age; a claim is taken once', async () => {
+      const store = await open();
+      const build = await store.builds.create(newBuild('app', ['a', 'b', 'c']), (_tx, b) =>
+        Promise.resolve(b),
+      );
+      const runs = await store.builds.jobRuns(build.id);
+      const low = await store.builds.addAttempt(attempt(runs[0]!.id, build.id));
+      const high = await store.builds.addAttempt({
+        ...attempt(runs[1]!.id, build.id),
+        priority: 5,
+      });
+      await store.builds.addAttempt(attempt(runs[2]!.id, build.id));
+      expect((await store.builds.queued()).map((q) => q.id)).toEqual([high.id, low.id, low.id + 2]);
+      const claims = await Promise.all([
+        store.builds.claim(low.id, 'x', 2, 3, 4),
+        store.builds.claim(low.id, 'y', 2, 3, 4),
+      ]);
+      expect(claims.filter(Boolean)).toHaveLength(1);
+      expect(await store.builds.attempt(low.id)).toMatchObject({
+        status: 'running',
+        started_at: 2,
+        lease_until: 3,
+        deadline: 4,
+      });
+      expect((await store.builds.running()).map((a) => a.id)).toEqual([low.id]);
+      expect(await store.builds.countByStatus()).toEqual({ queued: 2, running: 1 });
+      await store.close();
+    });
+
+    it('steps: a finish keeps the start time', async () => {
+      const store = await open();
+      const build = await store.builds.create(newBuild('app', ['a']), (_tx, b) =>
+        Promise.resolve(b),
+      );
+      const run = (await store.builds.jobRuns(build.id))[0]!;
+      const a = await store.builds.addAttempt(attempt(run.id, build.id));
+      const step = {
+        attempt_id: a.id,
+        idx: 0,
+        name: 's',
+        status: 'running',
+        outcome: null,
+        reason: '',
+        exit_code: null,
+        log_bytes: 0,
+        truncated: 0,
+        started_at: 100,
+        finished_at: null,
+      };
+      await store.builds.putStep(step);
+      await store.builds.putStep({
+        ...step,
+        status: 'success',
+        outcome: 'success',
+        exit_code: 0,
+        started_at: null,
+        finished_at: 200,
+      });
+      expect((await store.builds.steps([a.id]))[0]).toMatchObject({
+        status: 'success',
+        started_at: 100,
+        finished_at: 200,
+        exit_code: 0,
+      });
+      await store.close();
+    });
+
+    it('logs: a re-sent chunk is ignored; reads resume after an id; byte windows are exact', async () => {
+      const store = await open();
+      const chunk = (seq: number, offset: number, text: string) => ({
+        buildId: 1,
+        attemptId: 7,
+        step: 0,
+        seq,
+        offset,
+        stream: 'stdout',
+        data: Buffer.from(text),
+        time: 5,
+      });
+      const first = await store.logs.append(chunk(0, 0, 'hello '));
+      expect(await store.logs.append(chunk(0, 0, 'hello '))).toBeUndefined();
+      await store.logs.append(chunk(1, 6, 'world\n'));
+      await store.logs.append({ ...chunk(0, 0, 'other step'), step: 1 });
+      const all = await store.logs.read({ buildId: 1, afterId: 0, limit: 10 });
+      expect(all.map((c) => c.data.toString())).toEqual(['hello ', 'world\n', 'other step']);
+      expect(
+        (await store.logs.read({ buildId: 1, afterId: first!, limit: 10, step: 0 })).map((c) =>
+          c.data.toString(),
+        ),
+      ).toEqual(['world\n']);
+      expect(await store.logs.size(7, 0)).toBe(12);
+      const window = await store.logs.range(7, 0, 3, 9);
+      expect(Buffer.concat(window.map((c) => c.data)).toString()).toBe('lo wor');
+      expect(window[0]).toMatchObject({ offset: 3, time: 5 });
+      await store.close();
+    });
+
+    it('triggers: a delivery is recorded once; fire times are kept', async () => {
+      const store = await open();
+      expect(
+        await store.triggers.recordDelivery({
+          provider: 'github',
+          id: 'd1',
+          job: 'app',
+          buildId: 3,
+          now: 1,
+        }),
+      ).toBe(true);
+      expect(
+        await store.triggers.recordDelivery({
+          provider: 'github',
+          id: 'd1',
+          job: 'app',
+          buildId: 4,
+          now: 2,
+        }),
+      ).toBe(false);
+      expect(
+        await store.triggers.recordDelivery({
+          provider: 'gitea',
+          id: 'd1',
+          job: 'app',
+          buildId: 5,
+          now: 2,
+        }),
+      ).toBe(true);
+      expect(await store.triggers.delivery('github', 'd1')).toEqual({ job: 'app', buildId: 3 });
+      expect(await store.triggers.lastFire('app', 'k')).toBeUndefined();
+      await store.triggers.setLastFire('app', 'k', 100);
+      await store.triggers.setLastFire('app', 'k', 200);
+      expect(await store.triggers.lastFire('app', 'k')).toBe(200);
+      await store.close();
+    });
+  });
+}
