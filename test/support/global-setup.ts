@@ -18,10 +18,27 @@ function newest(dir: string): number {
   return latest;
 }
 
-function leftovers(): { containers: string[]; volumes: string[] } {
-  const list = (args: string[]): string[] => {
+interface Resource {
+  id: string;
+  description: string;
+  creator: string;
+}
+
+/**
+ * Slipway's containers and volumes on the engine. Benchmarks (creator `bench`) and
+ * whatever existed before the suite started (a quickstart controller, a run in another
+ * terminal) are not the suite's: only what the suite made counts, and only that is removed.
+ */
+function managed(): { containers: Resource[]; volumes: Resource[] } {
+  const list = (args: string[]): Resource[] => {
     try {
-      return execFileSync('docker', args, { encoding: 'utf8' }).split('\n').filter(Boolean);
+      return execFileSync('docker', args, { encoding: 'utf8' })
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => {
+          const [id = '', creator = '', ...rest] = line.split('\t');
+          return { id, creator, description: rest.join(' ') };
+        });
     } catch {
       return []; // no engine: nothing can be left on it
     }
@@ -33,7 +50,7 @@ function leftovers(): { containers: string[]; volumes: string[] } {
       '--filter',
       'label=dev.slipway.managed=1',
       '--format',
-      '{{.Names}} ({{.Image}}, {{.Status}})',
+      '{{.ID}}\t{{.Label "dev.slipway.creator"}}\t{{.Names}} ({{.Image}}, {{.Status}})',
     ]),
     volumes: list([
       'volume',
@@ -41,7 +58,7 @@ function leftovers(): { containers: string[]; volumes: string[] } {
       '--filter',
       'label=dev.slipway.managed=1',
       '--format',
-      '{{.Name}}',
+      '{{.Name}}\t{{.Label "dev.slipway.creator"}}\t{{.Name}}',
     ]),
   };
 }
@@ -55,23 +72,31 @@ export default function setup(): () => void {
   if (!existsSync(ui) || statSync(ui).mtimeMs < newest('ui')) {
     execFileSync('npm', ['run', '--silent', 'build:ui'], { stdio: 'inherit' });
   }
+  const before = managed();
+  const existed = new Set([...before.containers, ...before.volumes].map((r) => r.id));
+  const ours = (r: Resource): boolean => !existed.has(r.id) && r.creator !== 'bench';
   return () => {
-    const left = leftovers();
-    if (left.containers.length === 0 && left.volumes.length === 0) {
-      console.log('zero orphans: no Slipway container or volume is left on the engine');
+    const now = managed();
+    const containers = now.containers.filter(ours);
+    const volumes = now.volumes.filter(ours);
+    if (containers.length === 0 && volumes.length === 0) {
+      console.log('zero orphans: the suite left no Slipway container or volume on the engine');
       return;
     }
-    execFileSync(
-      'sh',
-      [
-        '-c',
-        'docker ps -aq --filter label=dev.slipway.managed=1 | xargs -r docker rm -f; docker volume ls -q --filter label=dev.slipway.managed=1 | xargs -r docker volume rm',
-      ],
-      { stdio: 'ignore' },
+    const remove = (args: string[], ids: string[]): void => {
+      if (ids.length > 0) execFileSync('docker', [...args, ...ids], { stdio: 'ignore' });
+    };
+    remove(
+      ['rm', '-f'],
+      containers.map((r) => r.id),
+    );
+    remove(
+      ['volume', 'rm', '-f'],
+      volumes.map((r) => r.id),
     );
     throw new Error(
-      `the test suite left ${left.containers.length} container(s) and ${left.volumes.length} volume(s) behind (now removed):\n` +
-        [...left.containers, ...left.volumes].map((x) => `  ${x}`).join('\n'),
+      `the test suite left ${containers.length} container(s) and ${volumes.length} volume(s) behind (now removed):\n` +
+        [...containers, ...volumes].map((r) => `  ${r.description}`).join('\n'),
     );
   };
 }
