@@ -16,7 +16,7 @@ import type { AttemptRow, BuildRow, JobRunRow } from '../store/builds.ts';
 import { FINISHED } from '../store/builds.ts';
 import type { Store } from '../store/open.ts';
 import type { Job } from '../store/jobs.ts';
-import { fetchMirror, readFileAt, resolveCommit } from '../vcs/git.ts';
+import { fetchMirror, listBranches, readFileAt, resolveCommit } from '../vcs/git.ts';
 
 export interface ControllerOptions {
   store: Store;
@@ -301,6 +301,31 @@ export class Controller implements ControllerPort {
       triggered,
       reason: triggered ? '' : `the pipeline's on: does not include this ${request.event}`,
     };
+  }
+
+  /** The branches of a job's repository (for the trigger form's branch chooser). */
+  async branches(jobName: string): Promise<{ default: string; branches: string[] }> {
+    const job = await this.store.jobs.get(jobName);
+    if (!job) throw new ControllerError(404, 'job_not_found', `there is no job "${jobName}"`);
+    const mirror = await fetchMirror(this.options.gitCacheDir, job.repo).catch((error: unknown) => {
+      throw new ControllerError(502, 'fetch_failed', `could not fetch ${job.repo}: ${(error as Error).message}`);
+    });
+    return { default: job.defaultBranch, branches: await listBranches(mirror) };
+  }
+
+  /** What each connected agent runs, with the build and job run of each attempt. */
+  async agentsDetail(): Promise<(ReturnType<Controller['listAgents']>[number] & { runs: { attemptId: number; buildId: number; jobRun: string }[] })[]> {
+    const out = [];
+    for (const agent of this.listAgents()) {
+      const runs = [];
+      for (const attemptId of agent.running) {
+        const attempt = await this.store.builds.attempt(attemptId);
+        const run = attempt ? await this.store.builds.jobRun(attempt.job_run_id) : undefined;
+        if (attempt && run) runs.push({ attemptId, buildId: attempt.build_id, jobRun: run.name });
+      }
+      out.push({ ...agent, runs });
+    }
+    return out;
   }
 
   /** The manual inputs a job's pipeline declares at the head of a branch (for trigger forms). */

@@ -550,7 +550,10 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
   );
   app.get('/api/v1/events', (request, reply) => streamEvents(controller, request, reply));
   app.get('/api/v1/queue', () => controller.queue());
-  app.get('/api/v1/agents', () => controller.listAgents());
+  app.get('/api/v1/agents', () => controller.agentsDetail());
+  app.get<{ Params: { name: string } }>('/api/v1/jobs/:name/branches', (request) =>
+    controller.branches(request.params.name),
+  );
   app.get('/api/v1/triggers', () => ({
     schedules: options.schedules?.() ?? [],
     webhooks: PROVIDERS.map((provider) => `/hooks/${provider}/{job}`),

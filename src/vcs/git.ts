@@ -155,6 +155,12 @@ export async function readFileAt(
   return text;
 }
 
+/** Branch names of the mirror, sorted. */
+export async function listBranches(mirror: string): Promise<string[]> {
+  const out = await git(['for-each-ref', '--format=%(refname:short)', 'refs/heads'], mirror);
+  return out.split('\n').filter(Boolean).sort();
+}
+
 /** The default branch the mirror's HEAD points at. */
 export async function defaultBranch(mirror: string): Promise<string> {
   const ref = (await git(['symbolic-ref', 'HEAD'], mirror)).trim();

@@ -116,6 +116,7 @@ export interface Agent {
   executors: number;
   backend: string;
   running: number[];
+  runs: { attemptId: number; buildId: number; jobRun: string }[];
   connectedAt: number;
   lastSeen: number;
 }

@@ -51,6 +51,14 @@ function TriggerForm({ job, onCreated }: { job: string; onCreated: (build: Build
       ),
     [job, branch],
   );
+  const branches = useData(
+    () =>
+      api<{ default: string; branches: string[] }>(
+        'GET',
+        `/api/v1/jobs/${encodeURIComponent(job)}/branches`,
+      ),
+    [job],
+  );
   const [values, setValues] = useState<Record<string, string | boolean>>({});
   const [error, setError] = useState<string | null>(null);
   const declared = inputs.data?.inputs ?? {};
@@ -80,11 +88,17 @@ function TriggerForm({ job, onCreated }: { job: string; onCreated: (build: Build
         Branch{' '}
         <input
           name="branch"
+          list="branches"
           value={branch}
           onChange={(e) => setBranch(e.target.value)}
-          placeholder={inputs.data?.branch ?? 'default branch'}
+          placeholder={branches.data?.default ?? 'default branch'}
         />
       </label>
+      <datalist id="branches">
+        {(branches.data?.branches ?? []).map((b) => (
+          <option key={b} value={b} />
+        ))}
+      </datalist>
       {inputs.error && (
         <p role="alert" className="error">
           {inputs.error}

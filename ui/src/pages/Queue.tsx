@@ -1,6 +1,7 @@
 import { api, type Agent, type QueueEntry } from '../api.ts';
 import { age } from '../format.ts';
 import { useLive } from '../live.ts';
+import { href } from '../router.ts';
 import { useData } from '../useData.ts';
 import { QueueList } from './Dashboard.tsx';
 
@@ -37,7 +38,27 @@ export function QueuePage() {
                 <td>{a.labels.join(', ')}</td>
                 <td>{a.backend}</td>
                 <td>
-                  {a.running.length} / {a.executors}
+                  {a.runs.length} / {a.executors}
+                  {a.runs.length > 0 && (
+                    <ul className="plain">
+                      {a.runs.map((r) => (
+                        <li key={r.attemptId}>
+                          <a
+                            href={href({
+                              page: 'build',
+                              id: r.buildId,
+                              jobRun: null,
+                              attempt: null,
+                              step: null,
+                              line: null,
+                            })}
+                          >
+                            build {r.buildId}: {r.jobRun}
+                          </a>
+                        </li>
+                      ))}
+                    </ul>
+                  )}
                 </td>
                 <td>{age(a.lastSeen)}</td>
               </tr>
