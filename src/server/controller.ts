@@ -308,13 +308,21 @@ export class Controller implements ControllerPort {
     const job = await this.store.jobs.get(jobName);
     if (!job) throw new ControllerError(404, 'job_not_found', `there is no job "${jobName}"`);
     const mirror = await fetchMirror(this.options.gitCacheDir, job.repo).catch((error: unknown) => {
-      throw new ControllerError(502, 'fetch_failed', `could not fetch ${job.repo}: ${(error as Error).message}`);
+      throw new ControllerError(
+        502,
+        'fetch_failed',
+        `could not fetch ${job.repo}: ${(error as Error).message}`,
+      );
     });
     return { default: job.defaultBranch, branches: await listBranches(mirror) };
   }
 
   /** What each connected agent runs, with the build and job run of each attempt. */
-  async agentsDetail(): Promise<(ReturnType<Controller['listAgents']>[number] & { runs: { attemptId: number; buildId: number; jobRun: string }[] })[]> {
+  async agentsDetail(): Promise<
+    (ReturnType<Controller['listAgents']>[number] & {
+      runs: { attemptId: number; buildId: number; jobRun: string }[];
+    })[]
+  > {
     const out = [];
     for (const agent of this.listAgents()) {
       const runs = [];

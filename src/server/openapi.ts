@@ -158,7 +158,8 @@ export const OPENAPI_ROUTES: RouteDoc[] = [
   {
     method: 'get',
     path: '/api/v1/agents',
-    summary: 'Connected agents: labels, executors, what they run (attempt, build, job run), last seen.',
+    summary:
+      'Connected agents: labels, executors, what they run (attempt, build, job run), last seen.',
     tag: 'agents',
     auth: true,
     responses: { '200': 'Agents.', ...common },
