@@ -107,6 +107,10 @@ beforeAll(async () => {
   repo.commit({
     '.slipway.yml': `jobs:\n  unit:\n    image: slipway/busybox:1\n    network: offline\n    steps:\n      - echo fine\n      - echo "something failed"; exit 3\n  oom:\n    image: slipway/busybox:1\n    network: offline\n    resources: { memory: 32MiB }\n    steps:\n      - x=$(head -c 300000000 /dev/zero | tr '\\0' a)\n  infra:\n    image: slipway/does-not-exist:1\n    steps: [echo never]\n`,
   });
+  repo.branch('invalid');
+  repo.commit({
+    '.slipway.yml': 'jobs:\n  build:\n    image: slipway/busybox:1\n    stpes: [echo hi]\n',
+  });
   repo.branch('huge');
   repo.commit({
     '.slipway.yml': `jobs:\n  flood:\n    image: slipway/busybox:1\n    network: offline\n    steps:\n      - yes 'a line of a huge log, 0123456789 abcdefghijklmnopqrstuvwxyz' | head -c 104000000; echo; echo THE-LAST-LINE\n`,
@@ -306,6 +310,38 @@ describe('the web UI', () => {
     expect(hrefs).toEqual(['https://example.com/ok']);
     expect(await page.locator('a[href^="javascript:"]').count()).toBe(0);
     await page.screenshot({ path: join(SHOTS, 'xss.png'), fullPage: true });
+    await page.close();
+  }, 60_000);
+
+  it('shows compile diagnostics with file:line:col and the source line for an invalid pipeline', async () => {
+    const id = await trigger('invalid');
+    expect((await waitForBuild(id)).status).toBe('error');
+    const page = await signedIn();
+    await page.goto(`${url}/#/builds/${id}`);
+    const diagnostics = page.getByRole('region', { name: 'Pipeline errors' });
+    await diagnostics.getByText('.slipway.yml:4:5').waitFor();
+    await diagnostics.getByText(/did you mean "steps"/).waitFor();
+    expect(await diagnostics.locator('pre.excerpt').textContent()).toMatch(
+      /4 \|\s+stpes: \[echo hi\]\n\s+\|\s+\^+/,
+    );
+    await page.screenshot({ path: join(SHOTS, 'invalid-pipeline.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('updates the dashboard live when a build starts and ends, without a reload', async () => {
+    const page = await signedIn();
+    let navigations = 0;
+    page.on('framenavigated', () => navigations++);
+    const row = page.locator('[data-job="app"]');
+    await row.waitFor();
+    const before = await row.textContent();
+    const id = await trigger('main');
+    await expect.poll(() => row.textContent(), { timeout: 30_000 }).not.toBe(before);
+    await waitForBuild(id);
+    const number = (await api<{ number: number }>('GET', `/api/v1/builds/${id}`)).number;
+    await row.getByText(`#${number}`).waitFor({ timeout: 30_000 });
+    await row.locator('[data-status="success"]').waitFor({ timeout: 30_000 });
+    expect(navigations).toBe(0);
     await page.close();
   }, 60_000);
 
