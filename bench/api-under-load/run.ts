@@ -35,9 +35,19 @@ writeFileSync(
 );
 
 const bin = join(import.meta.dirname, '..', '..', 'bin', 'slipway.js');
+// SLIPWAY_BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the controller.
+const nodeArgs = (process.env.SLIPWAY_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const child = spawn(
   process.execPath,
-  [bin, 'server', '--config', join(root, 'server.yml'), '--data-dir', join(root, 'data')],
+  [
+    ...nodeArgs,
+    bin,
+    'server',
+    '--config',
+    join(root, 'server.yml'),
+    '--data-dir',
+    join(root, 'data'),
+  ],
   {
     env: { ...process.env, SLIPWAY_ADMIN_TOKEN: TOKEN },
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -4,7 +4,6 @@
  * when told. The embedded agent talks to the controller through an in-memory link;
  * a remote agent will use the same messages over the network.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Backend, PodPolicy } from '../backends/backend.ts';
 import type { AgentInfo, AgentMessage, Assignment, ControllerPort } from '../protocol/messages.ts';
@@ -12,7 +11,8 @@ import type { RunEvent } from '../runtime/events.ts';
 import { runJobAttempt } from '../runtime/job-runner.ts';
 import { currentOwner } from '../runtime/owner.ts';
 import { localSource } from '../runtime/workspace-source.ts';
-import { ensureCommit, exportCommit } from '../vcs/git.ts';
+import { ensureCommit } from '../vcs/git.ts';
+import { CommitTrees, type Tree } from './commit-trees.ts';
 
 export interface AgentOptions {
   info: AgentInfo;
@@ -34,7 +34,11 @@ const MAX_LOG_MESSAGE = 256 * 1024;
 export class Agent {
   private readonly running = new Map<number, { abort: AbortController; done: Promise<void> }>();
 
-  constructor(private readonly options: AgentOptions) {}
+  private readonly trees: CommitTrees;
+
+  constructor(private readonly options: AgentOptions) {
+    this.trees = new CommitTrees(join(options.workDir, 'commits'));
+  }
 
   start(): void {
     this.options.port.connect({
@@ -80,16 +84,17 @@ export class Agent {
       this.options.port.receive(this.options.info.id, message),
     );
     shipper.push({ type: 'attempt.started', attemptId });
-    let dir: string | undefined;
+    let tree: Tree | undefined;
     try {
-      dir = await mkdtemp(join(this.options.workDir, `attempt-${attemptId}-`));
-      shipper.push({ type: 'progress', attemptId, message: `fetching ${assignment.repo.url}` });
-      const mirror = await ensureCommit(
-        this.options.gitCacheDir,
-        assignment.repo.url,
-        assignment.repo.sha,
+      shipper.push({
+        type: 'progress',
+        attemptId,
+        message: `checking out ${assignment.repo.sha.slice(0, 12)} of ${assignment.repo.url}`,
+      });
+      tree = await this.trees.acquire(assignment.repo.sha, () =>
+        ensureCommit(this.options.gitCacheDir, assignment.repo.url, assignment.repo.sha),
       );
-      await exportCommit(mirror, assignment.repo.sha, dir);
+      const dir = tree.dir;
       const offsets = new Map<number, { seq: number; offset: number }>();
       const reporter = (event: RunEvent): void => {
         switch (event.type) {
@@ -160,7 +165,7 @@ export class Agent {
       });
     } finally {
       await shipper.flushed();
-      if (dir) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      tree?.release();
     }
   }
 }

@@ -39,7 +39,7 @@ export async function openStore(file: string): Promise<Store> {
   } catch (error) {
     throw new StoreError(`cannot open the store ${file}: ${(error as Error).message}`);
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cached(sqlite) }) });
   await migrate(db);
   return {
     db,
@@ -52,6 +52,30 @@ export async function openStore(file: string): Promise<Store> {
     },
     async close() {
       await db.destroy();
+    },
+  };
+}
+
+/**
+ * kysely prepares every statement on every query; preparing was the largest single cost
+ * under load (more than running them). The queries are a small fixed set, so each is
+ * prepared once. Statements are used synchronously, one at a time (no streaming).
+ */
+function cached(sqlite: SQLite.Database): {
+  close(): void;
+  prepare(sql: string): SQLite.Statement;
+} {
+  const statements = new Map<string, SQLite.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(sql: string) {
+      let statement = statements.get(sql);
+      if (!statement) {
+        if (statements.size >= 1000) statements.clear();
+        statement = sqlite.prepare(sql);
+        statements.set(sql, statement);
+      }
+      return statement;
     },
   };
 }

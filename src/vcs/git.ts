@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -115,6 +115,9 @@ async function fetchNow(cacheDir: string, url: string): Promise<string> {
 
 /** Resolves a branch, tag or sha to a full commit sha in the mirror. */
 export async function resolveCommit(mirror: string, ref: string): Promise<string> {
+  // A branch head is read from the ref files without starting git (the common case).
+  const head = await readBranchRef(mirror, ref);
+  if (head) return head;
   const candidates = /^[0-9a-f]{7,40}$/.test(ref)
     ? [ref]
     : [`refs/heads/${ref}`, `refs/tags/${ref}`, ref];
@@ -128,6 +131,23 @@ export async function resolveCommit(mirror: string, ref: string): Promise<string
     }
   }
   throw new GitError(`no branch, tag or commit named "${ref}" in the repository`);
+}
+
+/**
+ * The commit a branch points at, read from the mirror's loose or packed refs; undefined
+ * when it cannot be read that way (then git decides).
+ */
+async function readBranchRef(mirror: string, branch: string): Promise<string | undefined> {
+  if (!/^[A-Za-z0-9._/-]+$/.test(branch) || branch.includes('..')) return undefined;
+  const name = `refs/heads/${branch}`;
+  const loose = await readFile(join(mirror, name), 'utf8').catch(() => undefined);
+  if (loose !== undefined) return /^[0-9a-f]{40}$/.test(loose.trim()) ? loose.trim() : undefined;
+  const packed = await readFile(join(mirror, 'packed-refs'), 'utf8').catch(() => '');
+  for (const line of packed.split('\n')) {
+    const [sha, refName] = line.split(' ');
+    if (refName === name && sha && /^[0-9a-f]{40}$/.test(sha)) return sha;
+  }
+  return undefined;
 }
 
 /** Files at commits already read: a commit never changes, so its files never do. */
