@@ -64,7 +64,7 @@ echo
 echo "== slipway trigger web-service --follow (a build through the controller)"
 SLIPWAY_TOKEN="$SLIPWAY_ADMIN_TOKEN" slipway trigger web-service --follow
 echo
-echo "The controller keeps running on http://127.0.0.1:8080 (API token in $state/token)."
+echo "The controller keeps running: open http://127.0.0.1:8080 and sign in with the token in $state/token."
 echo "  export SLIPWAY_TOKEN=\$(cat $state/token); node bin/slipway.js builds"
 echo "  stop it with: kill \$(cat $state/server.pid)"
 echo
