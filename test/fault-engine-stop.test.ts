@@ -1,6 +1,6 @@
 /**
  * Fault: the container engine stops while a step runs. Uses a PRIVATE, real dockerd (its
- * own socket, data and exec roots, no bridge network) so stopping it disturbs nothing
+ * own socket, data and exec roots, network namespace, no bridge) so it disturbs nothing
  * else; `slipway run` talks to it through DOCKER_HOST.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -28,9 +28,13 @@ async function stopDaemon(): Promise<void> {
 }
 
 beforeAll(async () => {
+  // In a network namespace of its own: a dockerd with `--bridge none` deletes any link
+  // named docker0 it can see, which would break the machine's real engine.
   daemon = spawn(
-    'dockerd',
+    'unshare',
     [
+      '--net',
+      'dockerd',
       '--host',
       `unix://${socket}`,
       '--data-root',

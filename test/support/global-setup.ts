@@ -2,7 +2,8 @@
  * Runs once around the whole suite.
  * - Before: builds dist/ (and the UI into dist-ui/) when any source file is newer, so tests that spawn the real
  *   `slipway` binary (bin/slipway.js) test the code as it is now.
- * - After: asserts that the suite left ZERO Slipway containers and volumes on the engine
+ * - After: asserts that the suite left ZERO Slipway containers and volumes on the engine,
+ *   and that the engine's docker0 bridge survived it
  *   (zero orphans is a feature); anything left is listed, removed, and fails the run.
  */
 import { execFileSync } from 'node:child_process';
@@ -75,7 +76,14 @@ export default function setup(): () => void {
   const before = managed();
   const existed = new Set([...before.containers, ...before.volumes].map((r) => r.id));
   const ours = (r: Resource): boolean => !existed.has(r.id) && r.creator !== 'bench';
+  // The machine's engine must work after the suite as before it: its bridge included.
+  const bridge = '/sys/class/net/docker0';
+  const hadBridge = existsSync(bridge);
   return () => {
+    if (hadBridge && !existsSync(bridge))
+      throw new Error(
+        "the test suite deleted the engine's docker0 bridge; containers with a bridge network no longer start",
+      );
     const now = managed();
     const containers = now.containers.filter(ours);
     const volumes = now.volumes.filter(ours);
