@@ -214,6 +214,40 @@ async function follow(api: Client, buildId: number, output: Output): Promise<Bui
   return final;
 }
 
+/** Every job's output, job by job and step by step, each line prefixed `[job:step]`. */
+async function printLogs(api: Client, buildId: number, output: Output): Promise<void> {
+  const detail = await api.request<
+    BuildDetail & {
+      jobRuns: {
+        name: string;
+        attempts: { id: number; number: number; steps: { index: number }[] }[];
+      }[];
+    }
+  >('GET', `/api/v1/builds/${buildId}`);
+  for (const run of detail.jobRuns)
+    for (const attempt of run.attempts) {
+      const label = run.attempts.length > 1 ? `${run.name} #${attempt.number}` : run.name;
+      for (const step of [-1, ...attempt.steps.map((s) => s.index)]) {
+        const window = await api.request<{ chunks: { b64: string }[] }>(
+          'GET',
+          `/api/v1/builds/${buildId}/logs?attempt=${attempt.id}&step=${step}&from=0`,
+        );
+        const text = Buffer.concat(window.chunks.map((c) => Buffer.from(c.b64, 'base64'))).toString(
+          'utf8',
+        );
+        if (!text) continue;
+        const prefix = `[${label}${step >= 0 ? `:${step + 1}` : ''}] `;
+        output.out(
+          text
+            .replace(/\n$/, '')
+            .split('\n')
+            .map((line) => prefix + line)
+            .join('\n'),
+        );
+      }
+    }
+}
+
 function exitFor(build: Build): number {
   return build.status === 'success'
     ? 0
@@ -316,13 +350,18 @@ export function registerClient(
       .command('logs')
       .description("print a build's output (BUILD is an id or JOB#NUMBER)")
       .argument('<build>', 'build id or JOB#NUMBER')
-      .option('-f, --follow', 'keep streaming until the build ends'),
-  ).action(async (ref: string, options: ClientOptions & { follow?: boolean }) => {
+      .option('-f, --follow', 'keep streaming until the build ends')
+      .option('--raw', 'the stored bytes only, in the order they arrived, without prefixes'),
+  ).action(async (ref: string, options: ClientOptions & { follow?: boolean; raw?: boolean }) => {
     const api = client(options);
     const id = await resolveBuild(api, ref);
     if (options.follow) {
       const final = await follow(api, id, output);
       setExit(exitFor(final));
+      return;
+    }
+    if (!options.raw) {
+      await printLogs(api, id, output);
       return;
     }
     const response = await api.fetch('GET', `/api/v1/builds/${id}/logs`);

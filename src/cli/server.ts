@@ -1,6 +1,12 @@
 /** `slipway server`: the controller with its API, queue, scheduler and embedded agent. */
 import type { Command } from 'commander';
-import { ConfigError } from '../config/server-config.ts';
+import {
+  ConfigError,
+  defaultConfig,
+  loadConfig,
+  resolveRef,
+  resolveSecrets,
+} from '../config/server-config.ts';
 import { SlipwayError } from '../errors/index.ts';
 import { startServer } from '../main/server.ts';
 import { formatDiagnostics } from '../pipeline/format.ts';
@@ -10,6 +16,26 @@ interface ServerCliOptions {
   config?: string;
   listen?: string;
   dataDir?: string;
+  check?: boolean;
+}
+
+/** `--check`: validate the configuration and resolve its references, start nothing. */
+function check(options: ServerCliOptions, output: Output): void {
+  const overrides = {
+    ...(options.listen ? { listen: options.listen } : {}),
+    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+  };
+  const config = options.config ? loadConfig(options.config, overrides) : defaultConfig(overrides);
+  resolveSecrets(config);
+  for (const job of config.jobs)
+    if (job.webhookSecret) resolveRef(job.webhookSecret, `jobs.${job.name}.webhook_secret`);
+  if (config.adminTokenRef) resolveRef(config.adminTokenRef, 'admin_token');
+  output.out(
+    `${config.file ?? 'the embedded defaults'}: valid; listen ${config.listen.host}:${config.listen.port}, ` +
+      `data in ${config.dataDir}, ${config.jobs.length} job${config.jobs.length === 1 ? '' : 's'}` +
+      (config.jobs.length ? ` (${config.jobs.map((j) => j.name).join(', ')})` : '') +
+      `, ${Object.keys(config.secrets).length} secret reference(s) resolved`,
+  );
 }
 
 export function registerServer(program: Command, output: Output, version: string): void {
@@ -25,6 +51,7 @@ export function registerServer(program: Command, output: Output, version: string
       '--data-dir <dir>',
       'where the store, mirrors and admin token live (default ./.slipway-data)',
     )
+    .option('--check', 'validate the configuration and resolve its secret references, then exit')
     .addHelpText(
       'after',
       '\nThe admin token comes from SLIPWAY_ADMIN_TOKEN, or admin_token in the file, or is generated on\nfirst start and stored 0600 in the data directory. SIGHUP re-reads the configuration; SIGTERM stops\ndispatching, lets running builds finish, and exits.',
@@ -32,6 +59,10 @@ export function registerServer(program: Command, output: Output, version: string
     .action(async (options: ServerCliOptions) => {
       let server;
       try {
+        if (options.check) {
+          check(options, output);
+          return;
+        }
         server = await startServer({
           ...(options.config ? { configFile: options.config } : {}),
           ...(options.listen ? { listen: options.listen } : {}),

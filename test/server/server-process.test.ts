@@ -97,7 +97,10 @@ describe('slipway server (real process, real Docker)', () => {
     expect(builds.stdout).toMatch(/app#2\s+failure\s+feature/);
     expect(builds.stdout).toMatch(/app#1\s+success\s+main/);
     const logs = await client(url, ['logs', 'app#1']);
-    expect(logs.stdout).toContain('building 1.2.3\n');
+    expect(logs.stdout).toMatch(/^\[build:2\] building 1\.2\.3$/m);
+    expect(logs.stdout).toMatch(/^\[test:1\] testing$/m);
+    const raw = await client(url, ['logs', 'app#1', '--raw']);
+    expect(raw.stdout).toContain('building 1.2.3\n');
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metrics).toMatch(/slipway_builds_finished_total\{status="success"\} 1/);
     expect(slipwayContainers()).toEqual([]);
@@ -107,6 +110,8 @@ describe('slipway server (real process, real Docker)', () => {
     const dir = project({
       'bad.yml': 'listen: 127.0.0.1:0\njobs:\n  app:\n    repo: /tmp/x\n    brnach: main\n',
       'secret.yml': 'secrets:\n  NPM_TOKEN: env:SLIPWAY_TEST_MISSING_VAR\n',
+      'good.yml':
+        'listen: 127.0.0.1:9999\nsecrets:\n  T: env:SLIPWAY_TEST_SET_VAR\njobs:\n  app:\n    repo: /tmp/x\n',
     });
     const bad = await slipway([
       'server',
@@ -118,6 +123,16 @@ describe('slipway server (real process, real Docker)', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/bad\.yml:5:5/);
     expect(bad.stderr).toMatch(/did you mean "branch"/);
+    const checked = await slipway(['server', '--check', '--config', join(dir, 'bad.yml')]);
+    expect(checked.code).toBe(2);
+    expect(checked.stderr).toMatch(/bad\.yml:5:5/);
+    const good = await slipway(['server', '--check', '--config', join(dir, 'good.yml')], {
+      env: { SLIPWAY_TEST_SET_VAR: 'x' },
+    });
+    expect(good.stdout).toMatch(
+      /good\.yml: valid; listen 127\.0\.0\.1:9999, .*1 job \(app\), 1 secret reference\(s\) resolved/,
+    );
+    expect(good.code).toBe(0);
     const secret = await slipway([
       'server',
       '--config',
