@@ -5,8 +5,15 @@
  * a remote agent will use the same messages over the network.
  */
 import { join } from 'node:path';
-import type { Backend, PodPolicy } from '../backends/backend.ts';
-import type { AgentInfo, AgentMessage, Assignment, ControllerPort } from '../protocol/messages.ts';
+import { LABELS, type Backend, type Pod, type PodPolicy } from '../backends/backend.ts';
+import { podId } from '../runtime/pod-plan.ts';
+import type {
+  AgentInfo,
+  AgentMessage,
+  Assignment,
+  ControllerPort,
+  ResumeInfo,
+} from '../protocol/messages.ts';
 import type { RunEvent } from '../runtime/events.ts';
 import { runJobAttempt } from '../runtime/job-runner.ts';
 import { currentOwner } from '../runtime/owner.ts';
@@ -45,6 +52,7 @@ export class Agent {
       info: this.options.info,
       send: (message) => {
         if (message.type === 'assign') this.accept(message.assignment);
+        else if (message.type === 'adopt') this.accept(message.assignment, message.resume);
         else this.running.get(message.attemptId)?.abort.abort(message.reason);
       },
     });
@@ -70,20 +78,24 @@ export class Agent {
     this.options.port.disconnect(this.options.info.id);
   }
 
-  private accept(assignment: Assignment): void {
+  private accept(assignment: Assignment, resume?: ResumeInfo): void {
     const abort = new AbortController();
-    const done = this.run(assignment, abort.signal)
+    const done = this.run(assignment, abort.signal, resume)
       .catch(() => undefined)
       .finally(() => this.running.delete(assignment.attemptId));
     this.running.set(assignment.attemptId, { abort, done });
   }
 
-  private async run(assignment: Assignment, signal: AbortSignal): Promise<void> {
+  private async run(
+    assignment: Assignment,
+    signal: AbortSignal,
+    resume?: ResumeInfo,
+  ): Promise<void> {
     const { attemptId } = assignment;
     const shipper = new Shipper((message) =>
       this.options.port.receive(this.options.info.id, message),
     );
-    shipper.push({ type: 'attempt.started', attemptId });
+    if (!resume) shipper.push({ type: 'attempt.started', attemptId });
     let tree: Tree | undefined;
     try {
       shipper.push({
@@ -96,12 +108,38 @@ export class Agent {
       );
       const dir = tree.dir;
       const offsets = new Map<number, { seq: number; offset: number }>();
+      let adopted: Pod | undefined;
+      if (resume) {
+        const id = podId(assignment.runId, assignment.job.id, assignment.attempt);
+        adopted = await this.options.backend.adopt(id);
+        if (!adopted) {
+          // Whatever is left of it (a workspace volume) goes: zero orphans.
+          const backend = this.options.backend;
+          for (const ref of await backend.list({ [LABELS.pod]: id }).catch(() => []))
+            await backend.remove(ref).catch(() => undefined);
+          shipper.push({
+            type: 'attempt.finished',
+            attemptId,
+            outcome: 'infra_error',
+            reason:
+              'controller_lost: the controller stopped while this attempt ran, and its pod is gone',
+          });
+          return;
+        }
+        offsets.set(resume.step, { seq: resume.seq, offset: resume.offset });
+        shipper.push({
+          type: 'progress',
+          attemptId,
+          message: `the controller restarted: adopted the running pod, continuing at step ${resume.step + 1}`,
+        });
+      }
       const reporter = (event: RunEvent): void => {
         switch (event.type) {
           case 'job.progress':
             shipper.push({ type: 'progress', attemptId, message: event.message });
             return;
           case 'step.started':
+            if (resume?.mode === 'follow' && event.step === resume.step) return;
             shipper.push({
               type: 'step.started',
               attemptId,
@@ -149,6 +187,18 @@ export class Agent {
         cacheScope: assignment.cacheScope,
         graceMs: assignment.graceMs,
         context: assignment.context,
+        durable: true,
+        ...(resume && adopted
+          ? {
+              resume: {
+                pod: adopted,
+                step: resume.step,
+                mode: resume.mode,
+                offsets: resume.offsets,
+                previousFailed: resume.previousFailed,
+              },
+            }
+          : {}),
       });
       shipper.push({
         type: 'attempt.finished',

@@ -144,6 +144,17 @@ export interface StepCommand {
   user: string | null;
   /** How long to wait after SIGTERM before SIGKILL when the step is stopped. */
   graceMs: number;
+  /**
+   * Keep the step's output and exit status in the pod as well, so that a later process
+   * can resume it (`Pod.resume`) after the one that started it died. Controller agents set it.
+   */
+  spool?: boolean;
+}
+
+/** Bytes of each stream of a step already delivered, where a resume continues. */
+export interface StreamOffsets {
+  stdout: number;
+  stderr: number;
 }
 
 /** Where a step's output goes, as raw bytes in arrival order. */
@@ -200,6 +211,18 @@ export interface Pod {
    * to io as it arrives; resolves when the process has exited and all output is delivered.
    */
   exec(target: string, command: StepCommand, io: StepIO, signal: AbortSignal): Promise<StepExit>;
+  /**
+   * Re-attaches to a spooled step started by an earlier process (same command id): waits
+   * for it to end, delivers its output after `offsets`, and returns how it ended. Only
+   * backends that spool implement it.
+   */
+  resume?(
+    target: string,
+    command: StepCommand,
+    offsets: StreamOffsets,
+    io: StepIO,
+    signal: AbortSignal,
+  ): Promise<StepExit>;
   /** Unpacks a tar stream into `path` (absolute, inside the workspace) of a container. */
   copyIn(target: string, path: string, tar: NodeJS.ReadableStream): Promise<void>;
   /** A tar stream of `path` (absolute) from a container, or undefined if it does not exist. */

@@ -85,10 +85,19 @@ export function registerServer(program: Command, output: Output, version: string
       const stop = (signal: string): void => {
         if (stopping) {
           output.err(`slipway: ${signal} again: canceling running builds`);
-          void server.stop({ cancelRunning: true }).finally(() => process.exit(130));
+          void server.stop({ running: 'cancel' }).finally(() => process.exit(130));
           return;
         }
         stopping = true;
+        if (signal === 'SIGTERM') {
+          // Service managers stop with SIGTERM: hand the running attempts over. Their pods
+          // keep running and the next start adopts them, logs continuing where they were.
+          output.err(
+            'slipway: SIGTERM: no new builds start; running ones keep running in their pods and are adopted at the next start',
+          );
+          void server.stop({ running: 'hand-over' }).then(() => process.exit(0));
+          return;
+        }
         output.err(
           `slipway: ${signal}: no new builds start; waiting for running ones (again to cancel them)`,
         );

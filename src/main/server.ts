@@ -7,7 +7,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent } from '../agent/agent.ts';
-import { DEFAULT_POLICY, type Backend } from '../backends/backend.ts';
+import { DEFAULT_POLICY, LABELS, type Backend } from '../backends/backend.ts';
 import { createDockerBackend } from '../backends/docker/docker-backend.ts';
 import { createProcessBackend } from '../backends/process/process-backend.ts';
 import {
@@ -19,7 +19,8 @@ import {
   type ConfigOverrides,
   type ServerConfig,
 } from '../config/server-config.ts';
-import { sweepDeadOwners } from '../runtime/owner.ts';
+import { ownerAlive } from '../runtime/owner.ts';
+import { podId } from '../runtime/pod-plan.ts';
 import { Controller } from '../server/controller.ts';
 import { createHttpServer } from '../server/http.ts';
 import { Schedules } from '../server/schedules.ts';
@@ -40,7 +41,12 @@ export interface RunningServer {
   store: Store;
   http: FastifyInstance;
   /** Stop dispatching, let running attempts finish, flush, close. */
-  stop(options?: { cancelRunning?: boolean }): Promise<void>;
+  /**
+   * Stops dispatching and closes. Running attempts: `wait` (default) lets them finish,
+   * `cancel` stops them, `hand-over` leaves them running in their pods, to be adopted by
+   * the next start.
+   */
+  stop(options?: { running?: 'wait' | 'cancel' | 'hand-over' }): Promise<void>;
   reload(): Promise<{ added: string[]; changed: string[]; removed: string[] }>;
 }
 
@@ -153,16 +159,28 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   let agent: Agent | undefined;
   const creator = `controller:${id}`;
+  const agentId = `embedded-${id}`;
   if (config.agent.enabled) {
     const backend = await chooseBackend(config, log);
-    const swept = await sweepDeadOwners(backend, creator).catch(() => []);
-    if (swept.length > 0)
-      log(`slipway: removed ${swept.length} pod(s) left by an earlier run of this controller`);
+    // Attempts that ran on this controller's embedded agent are adopted when it connects;
+    // their pods are kept, every other pod the dead process left is removed.
+    const adopt = await controller.recover(agentId);
+    const keep = new Set(adopt.map((a) => podId(a.runId, a.jobId, a.attempt)));
+    const dead = (await backend.list({ [LABELS.creator]: creator }).catch(() => [])).filter(
+      (pod) => !ownerAlive(pod.labels) && !keep.has(pod.id),
+    );
+    await Promise.all(dead.map((pod) => backend.remove(pod).catch(() => undefined)));
+    if (dead.length > 0)
+      log(`slipway: removed ${dead.length} pod(s) left by an earlier run of this controller`);
+    if (adopt.length > 0)
+      log(
+        `slipway: ${adopt.length} attempt(s) were running when the controller stopped; adopting their pods`,
+      );
     const workDir = join(config.dataDir, 'work');
     mkdirSync(workDir, { recursive: true });
     agent = new Agent({
       info: {
-        id: `embedded-${id}`,
+        id: agentId,
         name: 'embedded',
         labels: [...new Set([...config.agent.labels, 'embedded', backend.name, process.platform])],
         executors: config.agent.executors,
@@ -177,11 +195,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       pull: config.agent.pull,
     });
   }
-  const lost = await controller.recover();
-  if (lost > 0)
-    log(
-      `slipway: ${lost} attempt(s) were running when the controller stopped; they ended controller_lost`,
-    );
+  // Without the embedded agent, nothing can adopt: running attempts end controller_lost.
+  if (!agent) await controller.recover();
   agent?.start();
 
   const schedules = new Schedules(controller, join(config.dataDir, 'git'), log);
@@ -221,13 +236,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     store,
     http,
     reload,
-    async stop(stopOptions = {}) {
+    async stop(stopOptions: { running?: 'wait' | 'cancel' | 'hand-over' } = {}) {
       controller.setDraining(true);
       clearInterval(refresh);
       schedules.stop();
       if (agent) {
-        if (stopOptions.cancelRunning) await agent.stopAll('the controller is stopping');
-        else await agent.drain();
+        const running = stopOptions.running ?? 'wait';
+        if (running === 'cancel') await agent.stopAll('the controller is stopping');
+        else if (running === 'wait') await agent.drain();
         agent.disconnect();
       }
       await controller.settled();

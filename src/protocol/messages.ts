@@ -63,9 +63,24 @@ export type AgentMessage =
     }
   | { type: 'attempt.finished'; attemptId: number; outcome: string; reason: string };
 
+/** Where an attempt started by an earlier controller process continues. */
+export interface ResumeInfo {
+  step: number;
+  /** `follow`: the step was running; `start`: run it (nothing of it ran yet). */
+  mode: 'follow' | 'start';
+  /** Bytes of the step's stdout and stderr already stored. */
+  offsets: { stdout: number; stderr: number };
+  /** Next log chunk seq and byte offset of that step. */
+  seq: number;
+  offset: number;
+  previousFailed: boolean;
+}
+
 /** Controller → agent. */
 export type ControllerMessage =
   | { type: 'assign'; assignment: Assignment }
+  /** Re-attach to the pod of an attempt that an earlier process ran, and finish it. */
+  | { type: 'adopt'; assignment: Assignment; resume: ResumeInfo }
   | { type: 'cancel'; attemptId: number; reason: string };
 
 /** One end of a link: what the other side calls to deliver a message. */

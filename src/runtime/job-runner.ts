@@ -9,6 +9,7 @@ import type {
   PodPolicy,
   PodSpec,
   StepCommand,
+  StreamOffsets,
 } from '../backends/backend.ts';
 import { PodError } from '../backends/backend.ts';
 import { createMasker } from '../logs/masker.ts';
@@ -56,6 +57,22 @@ export interface JobRunOptions {
   /** SIGTERM-to-SIGKILL grace period for stopped steps. */
   graceMs: number;
   context: BuildContext;
+  /** Spool each step's output in the pod, so a later process can resume it (controller agents). */
+  durable?: boolean;
+  /** Continue an attempt that an earlier process started, in its adopted pod. */
+  resume?: ResumePoint;
+}
+
+/** Where an adopted attempt continues. */
+export interface ResumePoint {
+  pod: Pod;
+  /** The step to continue at. */
+  step: number;
+  /** `follow`: the step was running: wait for it and deliver its output after `offsets`. `start`: run it. */
+  mode: 'follow' | 'start';
+  offsets: StreamOffsets;
+  /** Whether a step before `step` failed (for `when`/`if` of the later ones). */
+  previousFailed: boolean;
 }
 
 export interface StepResult {
@@ -133,7 +150,9 @@ export async function runJobAttempt(job: PlanJob, options: JobRunOptions): Promi
     });
     if (abort.signal.aborted) return finish(stoppedEnding(cause(), job));
     try {
-      pod = await options.backend.createPod(plan.spec, abort.signal, { onProgress: progress });
+      pod = options.resume
+        ? options.resume.pod
+        : await options.backend.createPod(plan.spec, abort.signal, { onProgress: progress });
     } catch (error) {
       if (cause()) return finish(stoppedEnding(cause(), job));
       if (error instanceof PodError)
@@ -145,7 +164,7 @@ export async function runJobAttempt(job: PlanJob, options: JobRunOptions): Promi
     }
     const asRoot = options.backend.name === 'docker';
     for (const [i, cache] of job.caches.entries()) {
-      if (cache.policy === 'push') continue;
+      if (cache.policy === 'push' || options.resume) continue;
       const result = await transferCache(pod, cache, i, 'restore', asRoot, abort.signal);
       progress(
         `cache ${cacheKeys[i] ?? ''}: ${result.ok ? result.lines.join(', ') : `could not be restored (${result.lines.join(' ')})`}`,
@@ -233,8 +252,10 @@ async function runSteps(
   cause: () => StopCause | undefined,
   results: StepResult[],
 ): Promise<Pick<Ending, 'outcome' | 'reason'> | undefined> {
-  const { reporter, attempt } = options;
-  let firstFailure: Pick<Ending, 'outcome' | 'reason'> | undefined;
+  const { reporter, attempt, resume } = options;
+  let firstFailure: Pick<Ending, 'outcome' | 'reason'> | undefined = resume?.previousFailed
+    ? { outcome: 'failure', reason: 'a step failed before the controller restarted' }
+    : undefined;
   const record = (step: PlanStep, ending: Ending, durationMs: number): void => {
     const allowedFailure = step.allowFailure && !isSuccess(ending.outcome);
     results.push({
@@ -269,6 +290,19 @@ async function runSteps(
     record(step, { outcome: 'skipped', reason, exitCode: null }, 0);
 
   for (const step of job.steps) {
+    // An adopted attempt: the steps before the resume point were reported by the process
+    // that started them; the one being followed was already announced.
+    if (resume && step.index < resume.step) continue;
+    const following = resume?.mode === 'follow' && step.index === resume.step;
+    if (following) {
+      const started = Date.now();
+      record(
+        step,
+        await execStep(step, job, pod, targetOf(step), options, signal, resume.offsets),
+        Date.now() - started,
+      );
+      continue;
+    }
     if (step.skip !== null) {
       skip(step, step.skip);
       continue;
@@ -342,6 +376,7 @@ async function execStep(
   target: string,
   options: JobRunOptions,
   jobSignal: AbortSignal,
+  resumeAt?: StreamOffsets,
 ): Promise<Ending> {
   const script = step.run ?? '';
   const abort = new AbortController();
@@ -373,17 +408,18 @@ async function execStep(
     workingDir: step.workingDir,
     user: job.user,
     graceMs: options.graceMs,
+    ...(options.durable ? { spool: true } : {}),
   };
   try {
-    const exit = await pod.exec(
-      target,
-      command,
-      {
-        stdout: (b) => send('stdout', maskers.stdout.write(b)),
-        stderr: (b) => send('stderr', maskers.stderr.write(b)),
-      },
-      abort.signal,
-    );
+    const io = {
+      stdout: (b: Buffer) => send('stdout', maskers.stdout.write(b)),
+      stderr: (b: Buffer) => send('stderr', maskers.stderr.write(b)),
+    };
+    const exit = resumeAt
+      ? pod.resume
+        ? await pod.resume(target, command, resumeAt, io, abort.signal)
+        : ({ kind: 'infra_error', message: 'this backend cannot resume a step' } as const)
+      : await pod.exec(target, command, io, abort.signal);
     const cause = abort.signal.aborted ? (abort.signal.reason as StopCause) : undefined;
     return classifyStep(
       exit,

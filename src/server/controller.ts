@@ -111,6 +111,8 @@ export class Controller implements ControllerPort {
   private readonly locks = new Map<number, Promise<unknown>>();
   private readonly logBytes = new Map<string, number>();
   private readonly setupSeq = new Map<number, { seq: number; offset: number }>();
+  /** Attempts waiting for their agent to reconnect and adopt them, by agent id. */
+  private readonly adoptions = new Map<string, number[]>();
   private draining = false;
   private dispatching: Promise<void> | undefined;
   private dispatchAgain = false;
@@ -487,8 +489,11 @@ export class Controller implements ControllerPort {
 
   connect(link: AgentLink): void {
     const now = this.now();
-    this.agents.set(link.info.id, { link, running: new Set(), connectedAt: now, lastSeen: now });
-    this.kick();
+    const agent: ConnectedAgent = { link, running: new Set(), connectedAt: now, lastSeen: now };
+    this.agents.set(link.info.id, agent);
+    void this.handOver(agent)
+      .catch((error: unknown) => this.events.emit('error', error))
+      .finally(() => this.kick());
   }
 
   disconnect(agentId: string): void {
@@ -588,7 +593,7 @@ export class Controller implements ControllerPort {
       const assignment: Assignment = {
         attemptId: entry.id,
         buildId: build.id,
-        runId: `${slug(build.job)}-${build.number}`,
+        runId: runIdOf(build),
         attempt: entry.number,
         job: planJob,
         context: contextOf(build, job),
@@ -678,7 +683,14 @@ export class Controller implements ControllerPort {
       case 'attempt.started':
         return;
       case 'progress': {
-        const position = this.setupSeq.get(attempt.id) ?? { seq: 0, offset: 0 };
+        // After a restart the set-up log continues where the stored one ends.
+        const stored = this.setupSeq.has(attempt.id)
+          ? undefined
+          : await this.store.logs.progress(attempt.id, -1);
+        const position = this.setupSeq.get(attempt.id) ?? {
+          seq: stored?.nextSeq ?? 0,
+          offset: stored?.size ?? 0,
+        };
         this.setupSeq.set(attempt.id, position);
         const data = Buffer.from(`${message.message}\n`);
         await this.store.logs.append({
@@ -900,21 +912,87 @@ export class Controller implements ControllerPort {
   // ── restart ───────────────────────────────────────────────────────────────────────
 
   /**
-   * After a restart: attempts that were running on this controller's embedded agent lost
-   * their output stream with the old process; they end `error` (controller_lost) and their
-   * job runs follow their retry rules. Queued attempts stay queued and run once.
+   * After a restart. Attempts that were running on `adoptingAgent` (this controller's
+   * embedded agent, whose pods outlive the process) wait for that agent to connect and
+   * are handed to it to adopt: it re-attaches to the pod by its labels and finishes the
+   * attempt from where the store says it was, the log continuing at the stored offsets.
+   * Attempts of other agents end `error: controller_lost` and follow their retry rules.
+   * Queued attempts stay queued and run once. Returns the attempts to adopt.
    */
-  async recover(): Promise<number> {
-    const lost = await this.store.builds.running();
-    for (const attempt of lost)
+  async recover(
+    adoptingAgent?: string,
+  ): Promise<{ runId: string; jobId: string; attempt: number }[]> {
+    const adopt: { runId: string; jobId: string; attempt: number }[] = [];
+    for (const attempt of await this.store.builds.running()) {
+      const run = await this.store.builds.jobRun(attempt.job_run_id);
+      const build = await this.store.builds.build(attempt.build_id);
+      if (adoptingAgent && attempt.agent === adoptingAgent && run && build) {
+        const list = this.adoptions.get(adoptingAgent) ?? [];
+        list.push(attempt.id);
+        this.adoptions.set(adoptingAgent, list);
+        adopt.push({ runId: runIdOf(build), jobId: run.name, attempt: attempt.number });
+        continue;
+      }
       await this.finishAttempt(
         attempt.id,
         'infra_error',
         'controller_lost: the controller stopped while this attempt ran; its pod was removed',
       );
+    }
     for (const build of await this.store.builds.unfinishedBuilds()) await this.advance(build.id);
     this.kick();
-    return lost.length;
+    return adopt;
+  }
+
+  /** Sends an agent the attempts it ran before the restart, with where each continues. */
+  private async handOver(agent: ConnectedAgent): Promise<void> {
+    const ids = this.adoptions.get(agent.link.info.id) ?? [];
+    this.adoptions.delete(agent.link.info.id);
+    for (const attemptId of ids) {
+      const attempt = await this.store.builds.attempt(attemptId);
+      const run = attempt ? await this.store.builds.jobRun(attempt.job_run_id) : undefined;
+      const build = attempt ? await this.store.builds.build(attempt.build_id) : undefined;
+      const job = build ? await this.store.jobs.get(build.job) : undefined;
+      if (!attempt || !run || !build || !job || attempt.status !== 'running') continue;
+      const plan = planOf(run);
+      const steps = await this.store.builds.steps([attempt.id]);
+      const current = steps.find((st) => st.status === 'running');
+      const step = current ? current.idx : steps.reduce((max, st) => Math.max(max, st.idx + 1), 0);
+      const progress = await this.store.logs.progress(attempt.id, step);
+      const previousFailed = steps.some(
+        (st) =>
+          st.idx < step &&
+          st.outcome !== null &&
+          st.outcome !== 'success' &&
+          st.outcome !== 'skipped' &&
+          !plan.steps[st.idx]?.allowFailure,
+      );
+      agent.running.add(attempt.id);
+      agent.link.send({
+        type: 'adopt',
+        assignment: {
+          attemptId: attempt.id,
+          buildId: build.id,
+          runId: runIdOf(build),
+          attempt: attempt.number,
+          job: plan,
+          context: contextOf(build, job),
+          repo: { url: job.repo, sha: build.sha },
+          secrets: { ...this.options.secrets },
+          cacheScope: slug(job.name),
+          deadline: Number(attempt.deadline ?? this.now() + plan.timeoutMs),
+          graceMs: this.options.graceMs,
+        },
+        resume: {
+          step,
+          mode: current ? 'follow' : 'start',
+          offsets: { stdout: progress.stdout, stderr: progress.stderr },
+          seq: progress.nextSeq,
+          offset: progress.size,
+          previousFailed,
+        },
+      });
+    }
   }
 
   /** Builds with their job runs, attempts and steps, for the API. */
@@ -950,6 +1028,11 @@ export function contextOf(build: BuildRow, job: Pick<Job, 'repo'>): BuildContext
     repo: job.repo,
     inputs: JSON.parse(build.inputs) as BuildContext['inputs'],
   };
+}
+
+/** The run id of a build: names its pods, so an adopting agent finds them again. */
+function runIdOf(build: Pick<BuildRow, 'job' | 'number'>): string {
+  return `${slug(build.job)}-${build.number}`;
 }
 
 function slug(text: string): string {

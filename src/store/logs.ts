@@ -92,6 +92,33 @@ export class LogStore {
     }));
   }
 
+  /** How much of one step's log is stored, per stream, and where the next chunk goes. */
+  async progress(
+    attemptId: number,
+    step: number,
+  ): Promise<{ stdout: number; stderr: number; nextSeq: number; size: number }> {
+    const rows = await this.db
+      .selectFrom('log_chunks')
+      .select((eb) => [
+        'stream',
+        eb.fn.sum<number>(sql<number>`length(data)`).as('bytes'),
+        eb.fn.max('seq').as('seq'),
+        eb.fn.max(sql<number>`"offset" + length(data)`).as('end'),
+      ])
+      .where('attempt_id', '=', attemptId)
+      .where('step', '=', step)
+      .groupBy('stream')
+      .execute();
+    const of = (stream: string): number =>
+      Number(rows.find((r) => r.stream === stream)?.bytes ?? 0);
+    return {
+      stdout: of('stdout'),
+      stderr: of('stderr'),
+      nextSeq: rows.length ? Math.max(...rows.map((r) => Number(r.seq))) + 1 : 0,
+      size: rows.length ? Math.max(...rows.map((r) => Number(r.end))) : 0,
+    };
+  }
+
   /** Size of one step's stored log in bytes. */
   async size(attemptId: number, step: number): Promise<number> {
     const row = await this.db

@@ -146,7 +146,9 @@ describe('slipway server (real process, real Docker)', () => {
     );
   });
 
-  it('survives SIGKILL: queued builds run once after restart, the running attempt ends controller_lost, no orphans', async () => {
+  it('survives SIGKILL: a live pod is adopted and finishes with its whole log, a gone one ends controller_lost, queued builds run once, no orphans', async () => {
+    // Builds 1 and 2 run (2 executors) and write, sleep, write, across the restart;
+    // build 3 waits in the queue. Build 2's pod is removed while no controller runs.
     const repo = gitRepo({
       '.slipway.yml': `
 jobs:
@@ -154,30 +156,44 @@ jobs:
     image: slipway/busybox:1
     network: offline
     steps:
-      - echo "start \${{ build.number }}"; sleep \${{ build.number == 1 && '30' || '0' }}; echo "end \${{ build.number }}"
+      - echo "start \${{ build.number }}"; echo "err \${{ build.number }}" >&2; sleep \${{ build.number == 3 && '0' || '5' }}; echo "end \${{ build.number }}"
+      - echo "after \${{ build.number }}"
 `,
     });
     const dir = project({
-      'slipway.server.yml': `agent:\n  executors: 1\njobs:\n  app:\n    repo: ${repo.dir}\n`,
+      'slipway.server.yml': `agent:\n  executors: 2\n  pull: false\njobs:\n  app:\n    repo: ${repo.dir}\n`,
     });
     const config = join(dir, 'slipway.server.yml');
     const data = join(dir, 'data');
     const first = await startServer(config, data);
     for (let i = 0; i < 3; i++) expect((await client(first.url, ['trigger', 'app'])).code).toBe(0);
-    // Wait until build 1 prints, i.e. its pod exists and it is running.
+    const logOf = async (url: string, id: number, query = ''): Promise<string> =>
+      (
+        await fetch(`${url}/api/v1/builds/${id}/logs${query}`, {
+          headers: { authorization: `Bearer ${TOKEN}` },
+        })
+      ).text();
+    // Wait until builds 1 and 2 have printed: their pods exist and their first steps run.
     for (;;) {
-      const log = await fetch(`${first.url}/api/v1/builds/1/logs`, {
-        headers: { authorization: `Bearer ${TOKEN}` },
-      });
-      if ((await log.text()).includes('start 1')) break;
+      if (
+        (await logOf(first.url, 1)).includes('err 1') &&
+        (await logOf(first.url, 2)).includes('err 2')
+      )
+        break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    expect(slipwayContainers().length).toBeGreaterThan(0);
     first.server.child.kill('SIGKILL');
     await first.server.done;
+    execFileSync(
+      'sh',
+      ['-c', 'docker ps -aq --filter label=dev.slipway.run=app-2 | xargs -r docker rm -f'],
+      { stdio: 'ignore' },
+    );
 
     const second = await startServer(config, data);
-    await second.server.waitFor(/1 attempt\(s\) were running when the controller stopped/);
+    await second.server.waitFor(
+      /2 attempt\(s\) were running when the controller stopped; adopting/,
+    );
     for (;;) {
       const builds = await get<{ number: number; status: string }[]>(
         second.url,
@@ -192,24 +208,64 @@ jobs:
       '/api/v1/builds?job=app',
     );
     const byNumber = Object.fromEntries(builds.map((b) => [b.number, b]));
-    expect(byNumber[1]).toMatchObject({ status: 'error' });
-    expect(byNumber[1]!.reason).toMatch(/controller_lost/);
-    for (const n of [2, 3]) {
-      expect(byNumber[n]!.status).toBe('success');
-      const detail = await get<{ jobRuns: { attempts: unknown[] }[] }>(
-        second.url,
-        `/api/v1/builds/${byNumber[n]!.id}`,
-      );
-      expect(detail.jobRuns[0]!.attempts).toHaveLength(1); // ran once
-      const log = await (
-        await fetch(`${second.url}/api/v1/builds/${byNumber[n]!.id}/logs?step=0`, {
-          headers: { authorization: `Bearer ${TOKEN}` },
-        })
-      ).text();
-      expect(log).toBe(`start ${n}\nend ${n}\n`);
-    }
+    // Build 1: adopted; its step finished in the old pod and the log is whole, once.
+    expect(byNumber[1]).toMatchObject({ status: 'success' });
+    expect(await logOf(second.url, byNumber[1]!.id, '?step=0')).toMatch(
+      /^(start 1\nerr 1\n|err 1\nstart 1\n)end 1\n$/,
+    );
+    expect(await logOf(second.url, byNumber[1]!.id, '?step=1')).toBe('after 1\n');
+    // Build 2: its pod was gone.
+    expect(byNumber[2]).toMatchObject({ status: 'error' });
+    expect(byNumber[2]!.reason).toMatch(/controller_lost/);
+    // Build 3: queued across the restart, ran exactly once.
+    expect(byNumber[3]!.status).toBe('success');
+    const detail = await get<{ jobRuns: { attempts: unknown[] }[] }>(
+      second.url,
+      `/api/v1/builds/${byNumber[3]!.id}`,
+    );
+    expect(detail.jobRuns[0]!.attempts).toHaveLength(1);
+    expect(await logOf(second.url, byNumber[3]!.id, '?step=1')).toBe('after 3\n');
     expect(slipwayContainers()).toEqual([]);
   }, 120_000);
+
+  it('on SIGTERM hands running builds over: it exits at once, and the next start finishes them', async () => {
+    const repo = gitRepo({
+      '.slipway.yml':
+        'jobs:\n  work:\n    image: slipway/busybox:1\n    network: offline\n    steps:\n      - echo before; sleep 4; echo after\n',
+    });
+    const dir = project({
+      'slipway.server.yml': `agent:\n  pull: false\njobs:\n  app:\n    repo: ${repo.dir}\n`,
+    });
+    const config = join(dir, 'slipway.server.yml');
+    const data = join(dir, 'data');
+    const first = await startServer(config, data);
+    expect((await client(first.url, ['trigger', 'app'])).code).toBe(0);
+    for (;;) {
+      const log = await fetch(`${first.url}/api/v1/builds/1/logs?step=0`, {
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+      if ((await log.text()).includes('before')) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    first.server.child.kill('SIGTERM');
+    expect((await first.server.done).code).toBe(0);
+    expect(slipwayContainers().length).toBeGreaterThan(0); // the pod runs on, unowned for now
+    const second = await startServer(config, data);
+    await second.server.waitFor(
+      /1 attempt\(s\) were running when the controller stopped; adopting/,
+    );
+    let build: { status: string };
+    do {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      build = await get<{ status: string }>(second.url, '/api/v1/builds/1');
+    } while (!['success', 'failure', 'error', 'canceled'].includes(build.status));
+    expect(build.status).toBe('success');
+    const log = await fetch(`${second.url}/api/v1/builds/1/logs?step=0`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(await log.text()).toBe('before\nafter\n');
+    expect(slipwayContainers()).toEqual([]);
+  }, 60_000);
 
   it('reloads its configuration on SIGHUP and keeps the running one when the new file is invalid', async () => {
     const repo = gitRepo({ '.slipway.yml': PIPELINE, VERSION: '1\n' });

@@ -201,13 +201,47 @@ export function stepContainerOptions(
  * opened, use a umask that keeps new files writable by every user of the pod, enter (and
  * create) the working directory, then exec the step's own command.
  */
-export function stepWrapper(workingDir: string, argv: readonly string[]): string[] {
+export function stepWrapper(workingDir: string, argv: readonly string[], spool = false): string[] {
   const script =
     `i=0; while [ ! -e ${READY_MARKER} ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done; ` +
     'umask 0000; ' +
     `cd ${shellQuote(workingDir)} 2>/dev/null || { mkdir -p ${shellQuote(workingDir)} && cd ${shellQuote(workingDir)}; } || exit 125; ` +
+    (spool ? SPOOL_SCRIPT : '') +
     'exec "$@"';
   return ['sh', '-c', script, 'slipway-step', ...argv];
+}
+
+/** Where a durable step keeps its output and exit status inside its container. */
+export const SPOOL_ROOT = '/tmp/.slipway-spool';
+
+/**
+ * The durable part of the wrapper: the step writes into two FIFOs; a `tee -a` per stream
+ * copies to the exec stream and to files, so output survives the controller and can be
+ * read from an offset after a restart. The tees do not carry the step's marker (a stop
+ * must not cut the last output); the wrapper answers TERM with a handler (an ignored
+ * signal would be inherited by the step). Falls back to a plain exec without mkfifo/tee.
+ */
+const SPOOL_SCRIPT =
+  `d=${SPOOL_ROOT}/$${STEP_MARKER_ENV}; ` +
+  'if mkdir -p "$d" 2>/dev/null && rm -f "$d/o" "$d/e" && mkfifo "$d/o" "$d/e" 2>/dev/null && command -v tee >/dev/null && command -v env >/dev/null; then ' +
+  'p=; if tee -p </dev/null >/dev/null 2>&1; then p=-p; fi; ' +
+  `env -u ${STEP_MARKER_ENV} tee $p -a "$d/out" <"$d/o" & ` +
+  `env -u ${STEP_MARKER_ENV} tee $p -a "$d/err" <"$d/e" >&2 & ` +
+  "trap ':' TERM; " +
+  '"$@" >"$d/o" 2>"$d/e"; s=$?; ' +
+  'until wait; do :; done; echo $s >"$d/exit.tmp" && mv "$d/exit.tmp" "$d/exit"; exit $s; ' +
+  'fi; ';
+
+/** Waits for a durable step to end and prints its exit status. */
+export function spoolWaitScript(stepId: string): string[] {
+  const d = shellQuote(`${SPOOL_ROOT}/${stepId}`);
+  return ['sh', '-c', `while [ ! -e ${d}/exit ]; do sleep 0.2; done; cat ${d}/exit`];
+}
+
+/** Prints a durable step's stream from a byte offset. */
+export function spoolReadScript(stepId: string, stream: 'out' | 'err', offset: number): string[] {
+  const file = shellQuote(`${SPOOL_ROOT}/${stepId}/${stream}`);
+  return ['sh', '-c', `[ -e ${file} ] && tail -c +${offset + 1} ${file}; true`];
 }
 
 /** A script that sends a signal to every process carrying the step's marker. */

@@ -1,10 +1,12 @@
 import type Docker from 'dockerode';
-import type { Pod, PodSpec, StepCommand, StepExit, StepIO } from '../backend.ts';
+import type { Pod, PodSpec, StepCommand, StepExit, StepIO, StreamOffsets } from '../backend.ts';
 import {
   OOM_COUNTER_COMMAND,
   STEP_MARKER_ENV,
   parseOomKills,
   signalStepScript,
+  spoolReadScript,
+  spoolWaitScript,
   stepContainerOptions,
   stepWrapper,
   workspaceVolumeName,
@@ -116,7 +118,7 @@ export class DockerPod implements Pod {
   ): Promise<StepExit> {
     const container = this.docker.getContainer(containerId);
     const exec = await container.exec({
-      Cmd: stepWrapper(command.workingDir, command.argv),
+      Cmd: stepWrapper(command.workingDir, command.argv, command.spool === true),
       Env: Object.entries({ ...command.env, [STEP_MARKER_ENV]: command.id }).map(
         ([k, v]) => `${k}=${v}`,
       ),
@@ -177,6 +179,85 @@ export class DockerPod implements Pod {
       throw error;
     } finally {
       signal.removeEventListener('abort', stop);
+    }
+  }
+
+  async resume(
+    target: string,
+    command: StepCommand,
+    offsets: StreamOffsets,
+    io: StepIO,
+    signal: AbortSignal,
+  ): Promise<StepExit> {
+    const containerId = this.members.get(target)?.containerId;
+    if (!containerId)
+      return { kind: 'infra_error', message: `the pod has no container "${target}" to resume in` };
+    const container = this.docker.getContainer(containerId);
+    const run = async (cmd: string[], sink: StepIO): Promise<Docker.Exec> => {
+      const exec = await container.exec({
+        Cmd: cmd,
+        User: '0',
+        AttachStdout: true,
+        AttachStderr: true,
+      });
+      await pump(await exec.start({ hijack: true, stdin: false }), sink);
+      return exec;
+    };
+    let stopped = false;
+    try {
+      // Wait for the step to end (its wrapper writes the exit status), stoppable as usual.
+      let status = '';
+      const waiter = await container.exec({
+        Cmd: spoolWaitScript(command.id),
+        User: '0',
+        AttachStdout: true,
+        AttachStderr: true,
+      });
+      const stop = (): void => {
+        if (stopped) return;
+        stopped = true;
+        void this.stopStep(containerId, command, waiter);
+      };
+      if (signal.aborted) stop();
+      signal.addEventListener('abort', stop, { once: true });
+      try {
+        await pump(await waiter.start({ hijack: true, stdin: false }), {
+          stdout: (b) => (status += b.toString()),
+          stderr: () => undefined,
+        });
+      } finally {
+        signal.removeEventListener('abort', stop);
+      }
+      const ignore = (): void => undefined;
+      await run(spoolReadScript(command.id, 'out', offsets.stdout), {
+        stdout: (b) => io.stdout(b),
+        stderr: ignore,
+      });
+      await run(spoolReadScript(command.id, 'err', offsets.stderr), {
+        stdout: (b) => io.stderr(b),
+        stderr: ignore,
+      });
+      const exitCode = Number(status.trim());
+      if (!Number.isInteger(exitCode))
+        return {
+          kind: 'infra_error',
+          message: `the resumed step left no exit status (${status.trim() || 'none'})`,
+        };
+      if (stopped) return { kind: 'stopped', exitCode };
+      if (exitCode === 137 && (await this.oomProbe(containerId)))
+        return {
+          kind: 'oom_killed',
+          exitCode,
+          limitBytes: this.spec?.resources.memoryBytes ?? null,
+        };
+      return { kind: 'exited', exitCode };
+    } catch (error) {
+      if (isGone(error))
+        return { kind: 'infra_error', message: `the container of the resumed step vanished` };
+      return {
+        kind: 'infra_error',
+        message: `could not resume the step: ${describeDockerError(error)}`,
+      };
     }
   }
 
