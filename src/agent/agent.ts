@@ -170,7 +170,11 @@ export class Agent {
             return;
         }
       };
-      const result = await runJobAttempt(assignment.job, {
+      // The deadline is absolute (stored by the controller): an adopted attempt keeps it.
+      const job = resume
+        ? { ...assignment.job, timeoutMs: Math.max(1000, assignment.deadline - Date.now()) }
+        : assignment.job;
+      const result = await runJobAttempt(job, {
         backend: this.options.backend,
         runId: assignment.runId,
         attempt: assignment.attempt,
