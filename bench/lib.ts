@@ -3,6 +3,13 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { DEFAULT_POLICY, type Backend } from '../src/backends/backend.ts';
+import { defaultContext } from '../src/pipeline/compile.ts';
+import type { PlanJob } from '../src/pipeline/plan.ts';
+import type { Reporter } from '../src/runtime/events.ts';
+import { runJobAttempt, type JobResult } from '../src/runtime/job-runner.ts';
+import { currentOwner } from '../src/runtime/owner.ts';
+import { newRunId } from '../src/runtime/plan-runner.ts';
 
 export const run = promisify(execFile);
 
@@ -47,3 +54,28 @@ export function saveResult(name: string, result: unknown): void {
 }
 
 export const ms = (v: number): string => `${v.toFixed(0)} ms`;
+
+/** Runs one job attempt through the runtime as the benchmarks do; throws when it fails. */
+export async function runBenchJob(
+  backend: Backend,
+  job: PlanJob,
+  reporter: Reporter,
+  secrets: Record<string, string> = {},
+): Promise<JobResult> {
+  const result = await runJobAttempt(job, {
+    backend,
+    runId: newRunId(),
+    attempt: 1,
+    owner: currentOwner('bench'),
+    policy: DEFAULT_POLICY,
+    pull: false,
+    signal: new AbortController().signal,
+    reporter,
+    secrets,
+    graceMs: 1000,
+    cacheScope: 'bench',
+    context: defaultContext(),
+  });
+  if (result.outcome !== 'success') throw new Error(`bench job failed: ${result.reason}`);
+  return result;
+}

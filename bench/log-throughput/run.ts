@@ -6,14 +6,10 @@
  * Run: npx tsx bench/log-throughput/run.ts [runs] [MiB]
  */
 import { createHash } from 'node:crypto';
-import { DEFAULT_POLICY } from '../../src/backends/backend.ts';
 import { createDockerBackend } from '../../src/backends/docker/docker-backend.ts';
 import { compile } from '../../src/pipeline/compile.ts';
 import type { RunEvent } from '../../src/runtime/events.ts';
-import { runJobAttempt } from '../../src/runtime/job-runner.ts';
-import { currentOwner } from '../../src/runtime/owner.ts';
-import { newRunId } from '../../src/runtime/plan-runner.ts';
-import { machine, median, run, saveResult, timeCommand } from '../lib.ts';
+import { machine, median, run, saveResult, timeCommand, runBenchJob } from '../lib.ts';
 
 const IMAGE = process.env.SLIPWAY_BENCH_IMAGE ?? 'slipway/busybox:1';
 const RUNS = Number(process.argv[2] ?? 3);
@@ -62,22 +58,8 @@ async function throughRuntime(): Promise<{
       hash.update(e.data);
     }
   };
-  const result = await runJobAttempt(job, {
-    backend,
-    runId: newRunId(),
-    attempt: 1,
-    owner: currentOwner('bench'),
-    policy: DEFAULT_POLICY,
-    pull: false,
-    signal: new AbortController().signal,
-    reporter,
-    secrets,
-    graceMs: 1000,
-    cacheScope: 'bench',
-    context: compile('jobs: {a: {image: x, steps: [x]}}').plan!.context,
-  });
+  await runBenchJob(backend, job, reporter, secrets);
   clearInterval(sampler);
-  if (result.outcome !== 'success') throw new Error(`bench job failed: ${result.reason}`);
   return {
     mibps: bytes / 1048576 / ((ended - started) / 1000),
     bytes,

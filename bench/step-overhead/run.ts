@@ -8,15 +8,11 @@
  *   - each further step, the exec path (target <= 100 ms median, >= 3x cheaper than a container)
  * Run: npx tsx bench/step-overhead/run.ts [iterations]
  */
-import { DEFAULT_POLICY } from '../../src/backends/backend.ts';
 import { createDockerBackend } from '../../src/backends/docker/docker-backend.ts';
 import { compile } from '../../src/pipeline/compile.ts';
 import type { PlanJob } from '../../src/pipeline/plan.ts';
 import type { RunEvent } from '../../src/runtime/events.ts';
-import { runJobAttempt } from '../../src/runtime/job-runner.ts';
-import { currentOwner } from '../../src/runtime/owner.ts';
-import { newRunId } from '../../src/runtime/plan-runner.ts';
-import { machine, median, ms, saveResult, timeCommand } from '../lib.ts';
+import { machine, median, ms, saveResult, timeCommand, runBenchJob } from '../lib.ts';
 
 const IMAGE = process.env.SLIPWAY_BENCH_IMAGE ?? 'slipway/busybox:1';
 const ITERATIONS = Number(process.argv[2] ?? 7);
@@ -42,21 +38,7 @@ async function slipwayJob(
     if (e.type === 'step.started') starts.set(e.step, performance.now());
     if (e.type === 'step.finished') stepMs.push(performance.now() - starts.get(e.step)!);
   };
-  const result = await runJobAttempt(plan, {
-    backend,
-    runId: newRunId(),
-    attempt: 1,
-    owner: currentOwner('bench'),
-    policy: DEFAULT_POLICY,
-    pull: false,
-    signal: new AbortController().signal,
-    reporter,
-    secrets: {},
-    graceMs: 1000,
-    cacheScope: 'bench',
-    context: compile('jobs: {a: {image: x, steps: [x]}}').plan!.context,
-  });
-  if (result.outcome !== 'success') throw new Error(`bench job failed: ${result.reason}`);
+  await runBenchJob(backend, plan, reporter);
   return { firstOutputMs, totalMs: performance.now() - started, stepMs };
 }
 

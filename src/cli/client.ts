@@ -188,14 +188,9 @@ async function follow(api: Client, buildId: number, output: Output): Promise<Bui
             const chunk = JSON.parse(fields.data) as { attempt: number; step: number; b64: string };
             if (!names.has(chunk.attempt))
               learn(await api.request<BuildDetail>('GET', `/api/v1/builds/${buildId}`));
-            const prefix = `[${names.get(chunk.attempt) ?? chunk.attempt}${chunk.step >= 0 ? `:${chunk.step + 1}` : ''}] `;
-            const text = Buffer.from(chunk.b64, 'base64').toString('utf8');
+            const label = names.get(chunk.attempt) ?? String(chunk.attempt);
             output.out(
-              text
-                .replace(/\n$/, '')
-                .split('\n')
-                .map((l) => prefix + l)
-                .join('\n'),
+              prefixed(label, chunk.step, Buffer.from(chunk.b64, 'base64').toString('utf8')),
             );
           } else if (fields.event === 'build' && fields.data) {
             final = JSON.parse(fields.data) as Build;
@@ -214,16 +209,19 @@ async function follow(api: Client, buildId: number, output: Output): Promise<Bui
   return final;
 }
 
+/** Output lines prefixed `[job:step]` (`[job]` for the agent's own lines, step -1). */
+function prefixed(label: string, step: number, text: string): string {
+  const prefix = `[${label}${step >= 0 ? `:${step + 1}` : ''}] `;
+  return text
+    .replace(/\n$/, '')
+    .split('\n')
+    .map((line) => prefix + line)
+    .join('\n');
+}
+
 /** Every job's output, job by job and step by step, each line prefixed `[job:step]`. */
 async function printLogs(api: Client, buildId: number, output: Output): Promise<void> {
-  const detail = await api.request<
-    BuildDetail & {
-      jobRuns: {
-        name: string;
-        attempts: { id: number; number: number; steps: { index: number }[] }[];
-      }[];
-    }
-  >('GET', `/api/v1/builds/${buildId}`);
+  const detail = await api.request<BuildDetail>('GET', `/api/v1/builds/${buildId}`);
   for (const run of detail.jobRuns)
     for (const attempt of run.attempts) {
       const label = run.attempts.length > 1 ? `${run.name} #${attempt.number}` : run.name;
@@ -235,15 +233,7 @@ async function printLogs(api: Client, buildId: number, output: Output): Promise<
         const text = Buffer.concat(window.chunks.map((c) => Buffer.from(c.b64, 'base64'))).toString(
           'utf8',
         );
-        if (!text) continue;
-        const prefix = `[${label}${step >= 0 ? `:${step + 1}` : ''}] `;
-        output.out(
-          text
-            .replace(/\n$/, '')
-            .split('\n')
-            .map((line) => prefix + line)
-            .join('\n'),
-        );
+        if (text) output.out(prefixed(label, step, text));
       }
     }
 }

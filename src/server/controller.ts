@@ -13,7 +13,7 @@ import type { AgentLink, AgentMessage, Assignment, ControllerPort } from '../pro
 import { decideJob, overallOutcome, type NeedResult } from '../runtime/decisions.ts';
 import { failureClass, type Outcome } from '../runtime/outcome.ts';
 import type { AttemptRow, BuildRow, JobRunRow } from '../store/builds.ts';
-import { FINISHED } from '../store/builds.ts';
+import { FINISHED, queuedAttempt } from '../store/builds.ts';
 import type { Store } from '../store/open.ts';
 import type { Job } from '../store/jobs.ts';
 import { fetchMirror, listBranches, readFileAt, resolveCommit } from '../vcs/git.ts';
@@ -111,6 +111,8 @@ export class Controller implements ControllerPort {
   private readonly locks = new Map<number, Promise<unknown>>();
   private readonly logBytes = new Map<string, number>();
   private readonly setupSeq = new Map<number, { seq: number; offset: number }>();
+  /** The build of each attempt that is sending output. */
+  private readonly attemptBuilds = new Map<number, number>();
   /** Attempts waiting for their agent to reconnect and adopt them, by agent id. */
   private readonly adoptions = new Map<string, number[]>();
   private draining = false;
@@ -426,22 +428,12 @@ export class Controller implements ControllerPort {
           const previous = (await builds.attempts(buildId)).filter((a) => a.job_run_id === run.id);
           await builds.transaction(async (tx) => {
             await builds.addAttempt(
-              {
-                job_run_id: run.id,
-                build_id: buildId,
+              queuedAttempt({
+                jobRunId: run.id,
+                buildId,
                 number: previous.length + 1,
-                status: 'queued',
-                outcome: null,
-                reason: '',
-                priority: 0,
-                agent: null,
-                lease_until: null,
-                deadline: null,
-                cancel_requested: 0,
-                queued_at: now,
-                started_at: null,
-                finished_at: null,
-              },
+                queuedAt: now,
+              }),
               tx,
             );
             await builds.updateJobRun(run.id, { status: 'queued', outcome: null, reason: '' }, tx);
@@ -590,20 +582,10 @@ export class Controller implements ControllerPort {
         build.status = 'running';
         runningBuilds.push(build);
       }
-      const assignment: Assignment = {
-        attemptId: entry.id,
-        buildId: build.id,
-        runId: runIdOf(build),
-        attempt: entry.number,
-        job: planJob,
-        context: contextOf(build, job),
-        repo: { url: job.repo, sha: build.sha },
-        secrets: { ...this.options.secrets },
-        cacheScope: slug(job.name),
-        deadline,
-        graceMs: this.options.graceMs,
-      };
-      agent.link.send({ type: 'assign', assignment });
+      agent.link.send({
+        type: 'assign',
+        assignment: this.assignmentFor(entry, build, job, planJob, deadline),
+      });
       this.events.emit('build', build.id);
       this.events.emit('queue');
     }
@@ -613,6 +595,29 @@ export class Controller implements ControllerPort {
   private async runningBuildsIfLimited(jobs: ReadonlyMap<string, Job>): Promise<BuildRow[]> {
     if (![...jobs.values()].some((j) => j.concurrency !== null)) return [];
     return this.store.builds.list({ status: 'running', limit: 10_000 });
+  }
+
+  /** What an agent needs to run (or adopt) one attempt. */
+  private assignmentFor(
+    attempt: Pick<AttemptRow, 'id' | 'number'>,
+    build: BuildRow,
+    job: Job,
+    plan: PlanJob,
+    deadline: number,
+  ): Assignment {
+    return {
+      attemptId: attempt.id,
+      buildId: build.id,
+      runId: runIdOf(build),
+      attempt: attempt.number,
+      job: plan,
+      context: contextOf(build, job),
+      repo: { url: job.repo, sha: build.sha },
+      secrets: { ...this.options.secrets },
+      cacheScope: slug(job.name),
+      deadline,
+      graceMs: this.options.graceMs,
+    };
   }
 
   /** Why a queued attempt cannot start for reasons other than agents, or null. */
@@ -676,6 +681,17 @@ export class Controller implements ControllerPort {
   async receive(agentId: string, message: AgentMessage): Promise<void> {
     const agent = this.agents.get(agentId);
     if (agent) agent.lastSeen = this.now();
+    if (message.type === 'log') {
+      // The hot path: output does not read the attempt back for every chunk.
+      let buildId = this.attemptBuilds.get(message.attemptId);
+      if (buildId === undefined) {
+        buildId = (await this.store.builds.attempt(message.attemptId))?.build_id;
+        if (buildId === undefined) return;
+        this.attemptBuilds.set(message.attemptId, buildId);
+      }
+      await this.storeLog({ id: message.attemptId, build_id: buildId }, message);
+      return;
+    }
     const attempt = await this.store.builds.attempt(message.attemptId);
     if (!attempt) return;
     const builds = this.store.builds;
@@ -722,9 +738,6 @@ export class Controller implements ControllerPort {
         });
         this.events.emit('build', attempt.build_id);
         return;
-      case 'log':
-        await this.storeLog(attempt, message);
-        return;
       case 'step.finished':
         await builds.putStep({
           attempt_id: attempt.id,
@@ -745,6 +758,7 @@ export class Controller implements ControllerPort {
       case 'attempt.finished':
         if (agent) agent.running.delete(attempt.id);
         this.setupSeq.delete(attempt.id);
+        this.attemptBuilds.delete(attempt.id);
         await this.finishAttempt(attempt.id, message.outcome, message.reason);
         this.kick();
         return;
@@ -752,7 +766,7 @@ export class Controller implements ControllerPort {
   }
 
   private async storeLog(
-    attempt: AttemptRow,
+    attempt: Pick<AttemptRow, 'id' | 'build_id'>,
     message: Extract<AgentMessage, { type: 'log' }>,
   ): Promise<void> {
     const key = `${attempt.id}:${message.step}`;
@@ -970,19 +984,13 @@ export class Controller implements ControllerPort {
       agent.running.add(attempt.id);
       agent.link.send({
         type: 'adopt',
-        assignment: {
-          attemptId: attempt.id,
-          buildId: build.id,
-          runId: runIdOf(build),
-          attempt: attempt.number,
-          job: plan,
-          context: contextOf(build, job),
-          repo: { url: job.repo, sha: build.sha },
-          secrets: { ...this.options.secrets },
-          cacheScope: slug(job.name),
-          deadline: Number(attempt.deadline ?? this.now() + plan.timeoutMs),
-          graceMs: this.options.graceMs,
-        },
+        assignment: this.assignmentFor(
+          attempt,
+          build,
+          job,
+          plan,
+          Number(attempt.deadline ?? this.now() + plan.timeoutMs),
+        ),
         resume: {
           step,
           mode: current ? 'follow' : 'start',

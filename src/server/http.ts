@@ -14,7 +14,7 @@ import { matchPatterns } from '../pipeline/glob.ts';
 import type { BuildRow } from '../store/builds.ts';
 import { FINISHED } from '../store/builds.ts';
 import type { Job } from '../store/jobs.ts';
-import { ControllerError, type BuildDetail, type Controller } from './controller.ts';
+import { ControllerError, planOf, type BuildDetail, type Controller } from './controller.ts';
 import { OPENAPI_ROUTES, openApiDocument } from './openapi.ts';
 import type { ScheduleEntry } from './schedules.ts';
 import { parseDelivery, PROVIDERS, verify, type Provider } from './webhooks.ts';
@@ -102,6 +102,11 @@ export function jobView(job: Job): Record<string, unknown> {
   };
 }
 
+/** A stored time (bigint column) as epoch milliseconds, or null. */
+function epochMs(value: number | bigint | null): number | null {
+  return value === null ? null : Number(value);
+}
+
 export function buildView(build: BuildRow): Record<string, unknown> {
   return {
     id: build.id,
@@ -118,8 +123,8 @@ export function buildView(build: BuildRow): Record<string, unknown> {
     sha: build.sha,
     inputs: JSON.parse(build.inputs) as unknown,
     createdAt: Number(build.created_at),
-    startedAt: build.started_at === null ? null : Number(build.started_at),
-    finishedAt: build.finished_at === null ? null : Number(build.finished_at),
+    startedAt: epochMs(build.started_at),
+    finishedAt: epochMs(build.finished_at),
   };
 }
 
@@ -129,7 +134,7 @@ function detailView(detail: BuildDetail): Record<string, unknown> {
     diagnostics: JSON.parse(detail.build.diagnostics) as unknown,
     pipelineText: detail.build.pipeline_text,
     jobRuns: detail.runs.map((run) => {
-      const plan = JSON.parse(run.plan_job) as { needs: string[]; matrix: unknown; job: string };
+      const plan = planOf(run);
       return {
         id: run.id,
         name: run.name,
@@ -141,8 +146,8 @@ function detailView(detail: BuildDetail): Record<string, unknown> {
         outcome: run.outcome,
         reason: run.reason,
         labels: run.labels,
-        startedAt: run.started_at === null ? null : Number(run.started_at),
-        finishedAt: run.finished_at === null ? null : Number(run.finished_at),
+        startedAt: epochMs(run.started_at),
+        finishedAt: epochMs(run.finished_at),
         attempts: detail.attempts
           .filter((a) => a.job_run_id === run.id)
           .map((a) => ({
@@ -153,9 +158,9 @@ function detailView(detail: BuildDetail): Record<string, unknown> {
             reason: a.reason,
             agent: a.agent,
             queuedAt: Number(a.queued_at),
-            startedAt: a.started_at === null ? null : Number(a.started_at),
-            finishedAt: a.finished_at === null ? null : Number(a.finished_at),
-            deadline: a.deadline === null ? null : Number(a.deadline),
+            startedAt: epochMs(a.started_at),
+            finishedAt: epochMs(a.finished_at),
+            deadline: epochMs(a.deadline),
             steps: detail.steps
               .filter((s) => s.attempt_id === a.id)
               .map((s) => ({
@@ -167,8 +172,8 @@ function detailView(detail: BuildDetail): Record<string, unknown> {
                 exitCode: s.exit_code,
                 logBytes: Number(s.log_bytes),
                 truncated: s.truncated === 1,
-                startedAt: s.started_at === null ? null : Number(s.started_at),
-                finishedAt: s.finished_at === null ? null : Number(s.finished_at),
+                startedAt: epochMs(s.started_at),
+                finishedAt: epochMs(s.finished_at),
               })),
           })),
       };
@@ -653,23 +658,68 @@ export const CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
+interface SseStream {
+  res: FastifyReply['raw'];
+  isClosed(): boolean;
+  /** Ends the stream; runs the owner's clean-up once, whichever side ended it. */
+  close(): void;
+  /** Resolves when the connection is gone. */
+  done: Promise<void>;
+}
+
+/** Opens a Server-Sent Events stream on a hijacked reply, with a heartbeat. */
+function openSse(request: FastifyRequest, reply: FastifyReply, onClose: () => void): SseStream {
+  reply.hijack();
+  const res = reply.raw;
+  // A hijacked reply skips the onSend hook: its security headers are set here.
+  res.writeHead(200, {
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+    'content-security-policy': CSP,
+    'x-content-type-options': 'nosniff',
+  });
+  res.write('retry: 1000\n\n');
+  const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+  let closed = false;
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    clearInterval(heartbeat);
+    onClose();
+    res.end();
+  };
+  request.raw.on('close', close);
+  return {
+    res,
+    isClosed: () => closed,
+    close,
+    done: new Promise<void>((resolve) => res.on('close', resolve)),
+  };
+}
+
 /**
  * Everything that changes, for live pages: `build` events (the build's summary) and `queue`
  * events, coalesced over 100 ms. Clients refetch what they show; nothing polls.
  */
 function streamEvents(controller: Controller, request: FastifyRequest, reply: FastifyReply): void {
-  reply.hijack();
-  const res = reply.raw;
-  res.writeHead(200, {
-    'content-type': 'text/event-stream',
-    'cache-control': 'no-cache',
-    connection: 'keep-alive',
-    'content-security-policy': CSP,
-  });
-  res.write('retry: 1000\n\n');
   const builds = new Set<number>();
   let queue = false;
   let timer: NodeJS.Timeout | undefined;
+  const onBuild = (id: number): void => {
+    builds.add(id);
+    schedule();
+  };
+  const onQueue = (): void => {
+    queue = true;
+    schedule();
+  };
+  const sse = openSse(request, reply, () => {
+    if (timer) clearTimeout(timer);
+    controller.events.off('build', onBuild);
+    controller.events.off('queue', onQueue);
+  });
   const flush = async (): Promise<void> => {
     timer = undefined;
     const ids = [...builds];
@@ -681,29 +731,13 @@ function streamEvents(controller: Controller, request: FastifyRequest, reply: Fa
     }
     if (queue) text += 'event: queue\ndata: {}\n\n';
     queue = false;
-    if (text) res.write(text);
+    if (text && !sse.isClosed()) sse.res.write(text);
   };
-  const schedule = (): void => {
+  function schedule(): void {
     timer ??= setTimeout(() => void flush().catch(() => undefined), 100);
-  };
-  const onBuild = (id: number): void => {
-    builds.add(id);
-    schedule();
-  };
-  const onQueue = (): void => {
-    queue = true;
-    schedule();
-  };
-  const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+  }
   controller.events.on('build', onBuild);
   controller.events.on('queue', onQueue);
-  request.raw.on('close', () => {
-    clearInterval(heartbeat);
-    if (timer) clearTimeout(timer);
-    controller.events.off('build', onBuild);
-    controller.events.off('queue', onQueue);
-    res.end();
-  });
 }
 
 /** Live logs over SSE: every stored chunk after `after`, then new ones as they arrive. */
@@ -715,25 +749,33 @@ async function streamLogs(
   after: number,
 ): Promise<void> {
   const store = controller.store;
-  reply.hijack();
-  const res = reply.raw;
-  res.writeHead(200, {
-    'content-type': 'text/event-stream',
-    'cache-control': 'no-cache',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-  });
-  res.write('retry: 1000\n\n');
   let last = after;
-  let closed = false;
   let pending = false;
   let running: Promise<void> | undefined;
+  const wake = (buildId: number): void => {
+    if (buildId !== filter.buildId || sse.isClosed()) return;
+    if (running) {
+      pending = true;
+      return;
+    }
+    running = pump()
+      .catch(() => sse.close())
+      .finally(() => {
+        running = undefined;
+        if (pending && !sse.isClosed()) wake(filter.buildId);
+      });
+  };
+  const sse = openSse(request, reply, () => {
+    controller.events.off('log', wake);
+    controller.events.off('build', wake);
+  });
+  const res = sse.res;
   const pump = async (): Promise<void> => {
     do {
       pending = false;
       for (;;) {
         const chunks = await store.logs.read({ ...filter, afterId: last, limit: 500 });
-        if (chunks.length === 0 || closed) break;
+        if (chunks.length === 0 || sse.isClosed()) break;
         let text = '';
         for (const chunk of chunks) {
           text += `id: ${chunk.id}\nevent: log\ndata: ${JSON.stringify({
@@ -749,48 +791,25 @@ async function streamLogs(
         if (!res.write(text)) await new Promise((resolve) => res.once('drain', resolve));
       }
       const build = await store.builds.build(filter.buildId);
-      if (build && !closed) {
+      if (build && !sse.isClosed()) {
         res.write(`event: build\ndata: ${JSON.stringify(buildView(build))}\n\n`);
         if (FINISHED.has(build.status) && !pending) {
           // One more read: output stored just before the build finished.
           const rest = await store.logs.read({ ...filter, afterId: last, limit: 1 });
           if (rest.length === 0) {
             res.write('event: end\ndata: {}\n\n');
-            close();
+            sse.close();
             return;
           }
           pending = true;
         }
       }
-    } while (pending && !closed);
-  };
-  const wake = (buildId: number): void => {
-    if (buildId !== filter.buildId || closed) return;
-    if (running) {
-      pending = true;
-      return;
-    }
-    running = pump()
-      .catch(() => close())
-      .finally(() => {
-        running = undefined;
-        if (pending && !closed) wake(filter.buildId);
-      });
-  };
-  const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
-  const close = (): void => {
-    if (closed) return;
-    closed = true;
-    clearInterval(heartbeat);
-    controller.events.off('log', wake);
-    controller.events.off('build', wake);
-    res.end();
+    } while (pending && !sse.isClosed());
   };
   controller.events.on('log', wake);
   controller.events.on('build', wake);
-  request.raw.on('close', close);
   wake(filter.buildId);
-  await new Promise<void>((resolve) => res.on('close', resolve));
+  await sse.done;
 }
 
 function httpError(statusCode: number): string {

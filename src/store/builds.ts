@@ -29,6 +29,32 @@ export interface NewBuild {
   jobRuns: Omit<Insertable<JobRunsTable>, 'id' | 'build_id'>[];
 }
 
+/** A new attempt, waiting in the queue. */
+export function queuedAttempt(values: {
+  jobRunId: number;
+  buildId: number;
+  number: number;
+  queuedAt: number;
+  priority?: number;
+}): Omit<Insertable<AttemptsTable>, 'id'> {
+  return {
+    job_run_id: values.jobRunId,
+    build_id: values.buildId,
+    number: values.number,
+    status: 'queued',
+    outcome: null,
+    reason: '',
+    priority: values.priority ?? 0,
+    agent: null,
+    lease_until: null,
+    deadline: null,
+    cancel_requested: 0,
+    queued_at: values.queuedAt,
+    started_at: null,
+    finished_at: null,
+  };
+}
+
 export class BuildStore {
   constructor(private readonly db: Kysely<Database>) {}
 

@@ -3,8 +3,8 @@
  * byte offset. A re-sent chunk (same attempt, step, seq) is ignored, so shipping can be
  * retried safely. The global chunk id orders everything and resumes live streams.
  */
-import { sql, type Kysely } from 'kysely';
-import type { Database } from './schema.ts';
+import { sql, type Kysely, type Selectable } from 'kysely';
+import type { Database, LogChunksTable } from './schema.ts';
 
 export interface LogChunk {
   id: number;
@@ -18,16 +18,21 @@ export interface LogChunk {
   time: number;
 }
 
-export interface NewChunk {
-  buildId: number;
-  attemptId: number;
-  step: number;
-  seq: number;
-  offset: number;
-  stream: string;
-  data: Buffer;
-  /** When it was stored (epoch ms); defaults to now. */
-  time?: number;
+/** A chunk to store; its id is given by the store, its time defaults to now. */
+export type NewChunk = Omit<LogChunk, 'id' | 'time'> & { time?: number };
+
+function toChunk(row: Selectable<LogChunksTable>): LogChunk {
+  return {
+    id: row.id,
+    buildId: row.build_id,
+    attemptId: row.attempt_id,
+    step: row.step,
+    seq: row.seq,
+    offset: Number(row.offset),
+    stream: row.stream,
+    data: Buffer.from(row.data),
+    time: Number(row.created_at),
+  };
 }
 
 export class LogStore {
@@ -78,18 +83,7 @@ export class LogStore {
       .limit(options.limit);
     if (options.attemptId !== undefined) query = query.where('attempt_id', '=', options.attemptId);
     if (options.step !== undefined) query = query.where('step', '=', options.step);
-    const rows = await query.execute();
-    return rows.map((r) => ({
-      id: r.id,
-      buildId: r.build_id,
-      attemptId: r.attempt_id,
-      step: r.step,
-      seq: r.seq,
-      offset: Number(r.offset),
-      stream: r.stream,
-      data: Buffer.from(r.data),
-      time: Number(r.created_at),
-    }));
+    return (await query.execute()).map(toChunk);
   }
 
   /** How much of one step's log is stored, per stream, and where the next chunk goes. */
@@ -144,21 +138,11 @@ export class LogStore {
       .where(sql<number>`"offset" + length(data)`, '>', from)
       .orderBy('offset')
       .execute();
-    return rows.map((r) => {
-      const start = Number(r.offset);
-      const data = Buffer.from(r.data);
-      const cut = Math.max(0, from - start);
-      return {
-        id: r.id,
-        buildId: r.build_id,
-        attemptId: r.attempt_id,
-        step: r.step,
-        seq: r.seq,
-        offset: start + cut,
-        stream: r.stream,
-        data: data.subarray(cut, Math.max(cut, Math.min(data.length, to - start))),
-        time: Number(r.created_at),
-      };
+    return rows.map((row) => {
+      const chunk = toChunk(row);
+      const cut = Math.max(0, from - chunk.offset);
+      const end = Math.max(cut, Math.min(chunk.data.length, to - chunk.offset));
+      return { ...chunk, offset: chunk.offset + cut, data: chunk.data.subarray(cut, end) };
     });
   }
 

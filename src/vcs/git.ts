@@ -26,20 +26,6 @@ async function git(args: string[], cwd?: string, maxBuffer = 16 * 1024 * 1024): 
   }
 }
 
-/** Serialises fetches of one mirror. */
-const locks = new Map<string, Promise<unknown>>();
-
-async function locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
-  const previous = locks.get(key) ?? Promise.resolve();
-  const next = previous.catch(() => undefined).then(fn);
-  locks.set(key, next);
-  try {
-    return await next;
-  } finally {
-    if (locks.get(key) === next) locks.delete(key);
-  }
-}
-
 export function mirrorPath(cacheDir: string, url: string): string {
   const slug = url.replace(/[^A-Za-z0-9]+/g, '-').slice(-40);
   return join(
@@ -93,24 +79,23 @@ export async function ensureCommit(cacheDir: string, url: string, sha: string): 
   }
 }
 
+/** One clone or fetch; fetchMirror makes sure they never overlap for one mirror. */
 async function fetchNow(cacheDir: string, url: string): Promise<string> {
   const path = mirrorPath(cacheDir, url);
-  return locked(path, async () => {
-    const exists = await stat(path).then(
-      () => true,
-      () => false,
-    );
-    if (!exists) {
-      await mkdir(cacheDir, { recursive: true });
-      await git(['clone', '--mirror', '--quiet', '--', url, path]).catch(async (error: unknown) => {
-        await rm(path, { recursive: true, force: true });
-        throw error;
-      });
-    } else {
-      await git(['fetch', '--prune', '--quiet', 'origin', '+refs/*:refs/*'], path);
-    }
-    return path;
-  });
+  const exists = await stat(path).then(
+    () => true,
+    () => false,
+  );
+  if (!exists) {
+    await mkdir(cacheDir, { recursive: true });
+    await git(['clone', '--mirror', '--quiet', '--', url, path]).catch(async (error: unknown) => {
+      await rm(path, { recursive: true, force: true });
+      throw error;
+    });
+  } else {
+    await git(['fetch', '--prune', '--quiet', 'origin', '+refs/*:refs/*'], path);
+  }
+  return path;
 }
 
 /** Resolves a branch, tag or sha to a full commit sha in the mirror. */

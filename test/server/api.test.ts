@@ -18,6 +18,7 @@ import { createHttpServer } from '../../src/server/http.ts';
 import { OPENAPI_ROUTES } from '../../src/server/openapi.ts';
 import { openStore, type Store } from '../../src/store/open.ts';
 import { gitRepo, type Repo } from '../support/git.ts';
+import { jobInput } from '../support/jobs.ts';
 
 const TOKEN = 'test-admin-token';
 const HOOK_SECRET = 'webhook-secret-value';
@@ -99,21 +100,7 @@ beforeAll(async () => {
     reload: () => Promise.reject(new Error('no configuration file')),
     version: 'test',
   });
-  await store.jobs.put(
-    {
-      name: 'app',
-      repo: repo.dir,
-      branches: [],
-      defaultBranch: 'main',
-      pipelinePath: '.slipway.yml',
-      concurrency: null,
-      cancelOlder: false,
-      schedules: [],
-      webhookSecret: 'env:HOOK_SECRET',
-      source: 'config',
-    },
-    Date.now(),
-  );
+  await store.jobs.put(jobInput('app', repo.dir, { webhookSecret: 'env:HOOK_SECRET' }), Date.now());
 });
 
 afterAll(async () => {
@@ -163,6 +150,16 @@ async function api<T>(
     ...(payload !== undefined ? { payload: payload as object } : {}),
   });
   return { status: response.statusCode, body: (response.body ? response.json() : undefined) as T };
+}
+
+/** Commits `pipeline` on `branch` (staying there) and triggers a build of it. */
+async function triggerOn<T>(
+  branch: string,
+  pipeline: string,
+): Promise<{ status: number; body: T }> {
+  repo.branch(branch);
+  repo.commit({ '.slipway.yml': pipeline });
+  return api<T>('POST', '/api/v1/jobs/app/builds', { branch });
 }
 
 async function finished(id: number): Promise<BuildJson> {
@@ -269,11 +266,10 @@ describe('the API', () => {
   });
 
   it('makes a build `error` with file:line:col diagnostics when the pipeline at that commit is invalid', async () => {
-    repo.branch('broken');
-    repo.commit({ '.slipway.yml': 'jobs:\n  build:\n    image: fake/any\n    stpes: [echo hi]\n' });
-    const created = await api<{ id: number; status: string }>('POST', '/api/v1/jobs/app/builds', {
-      branch: 'broken',
-    });
+    const created = await triggerOn<{ id: number; status: string }>(
+      'broken',
+      'jobs:\n  build:\n    image: fake/any\n    stpes: [echo hi]\n',
+    );
     expect(created.status).toBe(201);
     const build = await finished(created.body.id);
     expect(build.status).toBe('error');
@@ -298,14 +294,10 @@ describe('the API', () => {
   });
 
   it('cancels a running build and re-runs only its failed jobs with new attempts', async () => {
-    repo.branch('slow');
-    repo.commit({
-      '.slipway.yml':
-        'jobs:\n  quick:\n    image: fake/any\n    steps: [echo ok]\n  slow:\n    image: fake/any\n    steps: [hang]\n',
-    });
-    const created = await api<{ id: number }>('POST', '/api/v1/jobs/app/builds', {
-      branch: 'slow',
-    });
+    const created = await triggerOn<{ id: number }>(
+      'slow',
+      'jobs:\n  quick:\n    image: fake/any\n    steps: [echo ok]\n  slow:\n    image: fake/any\n    steps: [hang]\n',
+    );
     for (;;) {
       const { body } = await api<BuildJson>('GET', `/api/v1/builds/${created.body.id}`);
       if (
@@ -340,14 +332,10 @@ describe('the API', () => {
   });
 
   it('caps a step log, writes a marker, and lets the build finish with its real result', async () => {
-    repo.branch('flood');
-    repo.commit({
-      '.slipway.yml':
-        'jobs:\n  flood:\n    image: fake/any\n    steps: ["bytes 200000; echo after"]\n',
-    });
-    const created = await api<{ id: number }>('POST', '/api/v1/jobs/app/builds', {
-      branch: 'flood',
-    });
+    const created = await triggerOn<{ id: number }>(
+      'flood',
+      'jobs:\n  flood:\n    image: fake/any\n    steps: ["bytes 200000; echo after"]\n',
+    );
     const build = await finished(created.body.id);
     expect(build.status).toBe('success');
     const step = build.jobRuns[0]!.attempts[0]!.steps[0]!;
@@ -368,18 +356,12 @@ describe('concurrency', () => {
     repo.commit({ '.slipway.yml': 'jobs:\n  hang:\n    image: fake/any\n    steps: [hang]\n' });
     repo.branch('main');
     await store.jobs.put(
-      {
-        name,
-        repo: repo.dir,
-        branches: [],
+      jobInput(name, repo.dir, {
         defaultBranch: 'hang',
-        pipelinePath: '.slipway.yml',
         concurrency: extra.concurrency ?? null,
         cancelOlder: extra.cancelOlder ?? false,
-        schedules: [],
-        webhookSecret: null,
         source: 'api',
-      },
+      }),
       Date.now(),
     );
   }

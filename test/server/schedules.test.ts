@@ -10,6 +10,7 @@ import { Controller } from '../../src/server/controller.ts';
 import { Schedules } from '../../src/server/schedules.ts';
 import { openStore } from '../../src/store/open.ts';
 import { gitRepo } from '../support/git.ts';
+import { jobInput } from '../support/jobs.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'slipway-schedules-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -21,18 +22,9 @@ describe('schedules', () => {
     });
     const store = await openStore(join(dir, 'slipway.db'));
     await store.jobs.put(
-      {
-        name: 'app',
-        repo: repo.dir,
-        branches: [],
-        defaultBranch: 'main',
-        pipelinePath: '.slipway.yml',
-        concurrency: null,
-        cancelOlder: false,
+      jobInput('app', repo.dir, {
         schedules: [{ cron: '0 3 * * *', timezone: 'UTC', branch: null }],
-        webhookSecret: null,
-        source: 'config',
-      },
+      }),
       Date.now(),
     );
     const make = (): Schedules =>

@@ -4,7 +4,7 @@
  * run the same suite when it joins.
  */
 import { describe, expect, it } from 'vitest';
-import type { NewBuild } from '../../src/store/builds.ts';
+import { queuedAttempt, type NewBuild } from '../../src/store/builds.ts';
 import type { Store } from '../../src/store/open.ts';
 
 export function storeConformance(name: string, open: () => Promise<Store>): void {
@@ -57,22 +57,8 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
         finished_at: null,
       })),
     });
-  const attempt = (jobRunId: number, buildId: number, number = 1) => ({
-    job_run_id: jobRunId,
-    build_id: buildId,
-    number,
-    status: 'queued',
-    outcome: null,
-    reason: '',
-    priority: 0,
-    agent: null,
-    lease_until: null,
-    deadline: null,
-    cancel_requested: 0,
-    queued_at: 1,
-    started_at: null,
-    finished_at: null,
-  });
+  const attempt = (jobRunId: number, buildId: number, number = 1) =>
+    queuedAttempt({ jobRunId, buildId, number, queuedAt: 1 });
 
   describe(`store conformance: ${name}`, () => {
     it('jobs: put, get, list, replace and remove, with every field kept', async () => {

@@ -54,6 +54,11 @@ export function href(route: Route): string {
   }
 }
 
+/** The page of a build (optionally of one of its job runs). */
+export function buildHref(id: number, jobRun: number | null = null): string {
+  return href({ page: 'build', id, jobRun, attempt: null, step: null, line: null });
+}
+
 export function useRoute(): Route {
   const [route, setRoute] = useState(() => parseRoute(location.hash));
   useEffect(() => {

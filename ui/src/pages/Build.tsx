@@ -12,7 +12,7 @@ import { LogView } from '../components/LogView.tsx';
 import { Status } from '../components/Status.tsx';
 import { age, duration, outcomeKind } from '../format.ts';
 import { useLive } from '../live.ts';
-import { href, type Route } from '../router.ts';
+import { buildHref, href, type Route } from '../router.ts';
 import { useData } from '../useData.ts';
 
 type BuildRoute = Extract<Route, { page: 'build' }>;
@@ -199,16 +199,7 @@ export function BuildPage({ route }: { route: BuildRoute }) {
           <Graph
             runs={build.jobRuns}
             selected={run?.id ?? null}
-            onSelect={(r) =>
-              (location.hash = href({
-                page: 'build',
-                id: build.id,
-                jobRun: r.id,
-                attempt: null,
-                step: null,
-                line: null,
-              }))
-            }
+            onSelect={(r) => (location.hash = buildHref(build.id, r.id))}
           />
         </div>
       )}

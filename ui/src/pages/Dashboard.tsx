@@ -3,7 +3,7 @@ import { api, type Build, type Job, type QueueEntry } from '../api.ts';
 import { Status } from '../components/Status.tsx';
 import { age, duration } from '../format.ts';
 import { useLive } from '../live.ts';
-import { href } from '../router.ts';
+import { buildHref, href } from '../router.ts';
 import { useData } from '../useData.ts';
 
 const FILTERS = ['all', 'success', 'failure', 'error', 'running', 'queued', 'canceled'] as const;
@@ -72,16 +72,7 @@ export function Dashboard() {
               </td>
               <td>
                 {job.lastBuild ? (
-                  <a
-                    href={href({
-                      page: 'build',
-                      id: job.lastBuild.id,
-                      jobRun: null,
-                      attempt: null,
-                      step: null,
-                      line: null,
-                    })}
-                  >
+                  <a href={buildHref(job.lastBuild.id)}>
                     #{job.lastBuild.number} <Status status={job.lastBuild.status} />
                   </a>
                 ) : (
@@ -111,16 +102,7 @@ export function Dashboard() {
             <ul className="plain">
               {running.data!.map((b) => (
                 <li key={b.id}>
-                  <a
-                    href={href({
-                      page: 'build',
-                      id: b.id,
-                      jobRun: null,
-                      attempt: null,
-                      step: null,
-                      line: null,
-                    })}
-                  >
+                  <a href={buildHref(b.id)}>
                     {b.job} #{b.number}
                   </a>{' '}
                   on {b.tag ?? b.branch ?? b.sha.slice(0, 10)} for {duration(b.startedAt, null)}
@@ -144,16 +126,7 @@ export function QueueList({ entries }: { entries: QueueEntry[] }) {
     <ul className="plain queue">
       {entries.map((q) => (
         <li key={q.attemptId}>
-          <a
-            href={href({
-              page: 'build',
-              id: q.buildId,
-              jobRun: null,
-              attempt: null,
-              step: null,
-              line: null,
-            })}
-          >
+          <a href={buildHref(q.buildId)}>
             {q.job}: {q.jobRun}
           </a>{' '}
           <span className="muted">

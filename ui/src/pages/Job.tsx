@@ -3,7 +3,7 @@ import { api, ApiError, type Build, type Input } from '../api.ts';
 import { Status } from '../components/Status.tsx';
 import { age, duration, outcomeKind } from '../format.ts';
 import { useLive } from '../live.ts';
-import { href } from '../router.ts';
+import { buildHref } from '../router.ts';
 import { useData } from '../useData.ts';
 
 const PAGE = 20;
@@ -169,19 +169,7 @@ export function JobPage({ name }: { name: string }) {
   return (
     <>
       <h1>{name}</h1>
-      <TriggerForm
-        job={name}
-        onCreated={(b) =>
-          (location.hash = href({
-            page: 'build',
-            id: b.id,
-            jobRun: null,
-            attempt: null,
-            step: null,
-            line: null,
-          }))
-        }
-      />
+      <TriggerForm job={name} onCreated={(b) => (location.hash = buildHref(b.id))} />
       <h2>Builds</h2>
       <Chart builds={list} />
       {builds.error && (
@@ -205,18 +193,7 @@ export function JobPage({ name }: { name: string }) {
           {list.map((b) => (
             <tr key={b.id}>
               <td>
-                <a
-                  href={href({
-                    page: 'build',
-                    id: b.id,
-                    jobRun: null,
-                    attempt: null,
-                    step: null,
-                    line: null,
-                  })}
-                >
-                  #{b.number}
-                </a>
+                <a href={buildHref(b.id)}>#{b.number}</a>
               </td>
               <td>
                 <Status status={b.status} />

@@ -1,7 +1,7 @@
 import { api, type Agent, type QueueEntry } from '../api.ts';
 import { age } from '../format.ts';
 import { useLive } from '../live.ts';
-import { href } from '../router.ts';
+import { buildHref } from '../router.ts';
 import { useData } from '../useData.ts';
 import { QueueList } from './Dashboard.tsx';
 
@@ -43,16 +43,7 @@ export function QueuePage() {
                     <ul className="plain">
                       {a.runs.map((r) => (
                         <li key={r.attemptId}>
-                          <a
-                            href={href({
-                              page: 'build',
-                              id: r.buildId,
-                              jobRun: null,
-                              attempt: null,
-                              step: null,
-                              line: null,
-                            })}
-                          >
+                          <a href={buildHref(r.buildId)}>
                             build {r.buildId}: {r.jobRun}
                           </a>
                         </li>
