@@ -67,5 +67,7 @@ echo
 echo "The controller keeps running: open http://127.0.0.1:8080 and sign in with the token in $state/token."
 echo "  export SLIPWAY_TOKEN=\$(cat $state/token); node bin/slipway.js builds"
 echo "  stop it with: kill \$(cat $state/server.pid)"
+echo "The C/Make example keeps its object files in a cache volume between runs (that is its cache:);"
+echo "  node bin/slipway.js cache list --all   shows it; node bin/slipway.js cache prune --all removes it"
 echo
 echo "quickstart: done. See docs/pipeline.md to write your own .slipway.yml."
