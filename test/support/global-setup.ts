@@ -5,6 +5,9 @@
  * - After: asserts that the suite left ZERO Slipway containers and volumes on the engine,
  *   and that the engine's docker0 bridge survived it
  *   (zero orphans is a feature); anything left is listed, removed, and fails the run.
+ *   With SLIPWAY_TEST_SHARED_ENGINE=1 (several test runs sharing one engine at once, as
+ *   parallel development worktrees do) leftovers are only listed: another run's live pods
+ *   would look like ours, and removing them would break that run.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -89,6 +92,13 @@ export default function setup(): () => void {
     const volumes = now.volumes.filter(ours);
     if (containers.length === 0 && volumes.length === 0) {
       console.log('zero orphans: the suite left no Slipway container or volume on the engine');
+      return;
+    }
+    if (process.env.SLIPWAY_TEST_SHARED_ENGINE === '1') {
+      console.warn(
+        `shared engine: ${containers.length} container(s) and ${volumes.length} volume(s) made since the start are still there (maybe another run's); not removed:\n` +
+          [...containers, ...volumes].map((r) => `  ${r.description}`).join('\n'),
+      );
       return;
     }
     const remove = (args: string[], ids: string[]): void => {
