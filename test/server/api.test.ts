@@ -478,11 +478,17 @@ describe('webhooks', () => {
     repo.branch('feature/pr');
     const sha = repo.commit({ 'README.md': 'pr\n' });
     repo.branch('main');
+    const repository = { id: 1, full_name: 'team/app' };
     const payload = (action: string): string =>
       JSON.stringify({
         action,
         number: 42,
-        pull_request: { number: 42, head: { sha, ref: 'feature/pr' } },
+        pull_request: {
+          number: 42,
+          head: { sha, ref: 'feature/pr', repo: repository },
+          base: { ref: 'main', repo: repository },
+        },
+        repository,
       });
     const send = (body: string, id: string) =>
       app.inject({
@@ -501,7 +507,15 @@ describe('webhooks', () => {
     const build = opened.json<{
       build: { id: number; sha: string; branch: string; pr: number; event: string };
     }>().build;
-    expect(build).toMatchObject({ sha, branch: 'feature/pr', pr: 42, event: 'pull_request' });
+    expect(build).toMatchObject({
+      sha,
+      branch: null,
+      pr: 42,
+      prTargetBranch: 'main',
+      prHeadBranch: 'feature/pr',
+      event: 'pull_request',
+      trust: 'trusted',
+    });
     await finished(build.id);
     const closed = await send(payload('closed'), 'pr-2');
     expect(closed.statusCode).toBe(202);
