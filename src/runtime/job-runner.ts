@@ -143,7 +143,7 @@ export async function runJobAttempt(job: PlanJob, options: JobRunOptions): Promi
   } else if (missing.length > 0) {
     return finish({
       outcome: 'failure',
-      reason: `the job needs secret${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which ${missing.length > 1 ? 'are' : 'is'} not set; give ${missing.map((m) => `--secret ${m}=...`).join(' ')} (or --env-file)`,
+      reason: `the job needs secret${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which ${missing.length > 1 ? 'are' : 'is'} not set; give ${missing.map((m) => `--secret ${m}=...`).join(' ')} (or --env-file) to slipway run, or set ${missing.map((m) => `secrets.${m}`).join(', ')} in the controller's configuration`,
     });
   }
 
