@@ -345,8 +345,11 @@ export class Controller implements ControllerPort {
       };
     }
     const context = { ...base, sha };
-    const commit = await commitInfo(mirror, sha);
-    const text = await readFileAt(mirror, sha, job.pipelinePath);
+    // Two git reads at once: the commit's message and author do not lengthen the trigger.
+    const [commit, text] = await Promise.all([
+      commitInfo(mirror, sha),
+      readFileAt(mirror, sha, job.pipelinePath),
+    ]);
     if (text === undefined)
       return {
         kind: 'error',
