@@ -67,6 +67,9 @@ export function verify(
 
 const ZERO_SHA = /^0+$/;
 
+/** A trigger; a sentence saying why nothing builds; or what is wrong with the payload. */
+type Outcome = WebhookTrigger | string | { invalid: string };
+
 interface PushPayload {
   ref?: string;
   after?: string;
@@ -113,16 +116,11 @@ function foreignHead(
 }
 
 /** GitHub's and Gitea's `pull_request` (their payloads share this shape). */
-function fromPullRequest(
-  provider: 'github' | 'gitea',
-  payload: Record<string, unknown>,
-): WebhookTrigger | string {
+function fromPullRequest(payload: Record<string, unknown>): Outcome {
   const action = typeof payload.action === 'string' ? payload.action : '';
-  const builds =
-    provider === 'github'
-      ? ['opened', 'synchronize', 'reopened']
-      : ['opened', 'synchronized', 'reopened'];
-  if (!builds.includes(action)) return `pull request action ${action || '(none)'} does not build`;
+  // GitHub says `synchronize`, Gitea `synchronized`, for new commits.
+  if (!['opened', 'synchronize', 'synchronized', 'reopened'].includes(action))
+    return `pull request action ${action || '(none)'} does not build`;
   const pr = (payload.pull_request ?? {}) as {
     number?: number;
     head?: { sha?: string; ref?: string; repo_id?: number; repo?: RepoPayload | null };
@@ -131,7 +129,7 @@ function fromPullRequest(
   const number = pr.number ?? (typeof payload.number === 'number' ? payload.number : null);
   const target = pr.base?.ref;
   if (number === null || !target || !pr.head?.sha)
-    return 'the pull request has no number, base ref or head commit';
+    return { invalid: 'the pull request has no number, base ref or head commit' };
   const repository = (payload.repository ?? {}) as RepoPayload;
   const headRepo = pr.head.repo ?? null;
   const baseRepo = pr.base?.repo ?? repository;
@@ -159,7 +157,7 @@ function fromPullRequest(
 }
 
 /** GitLab's `Merge Request Hook`. */
-function fromMergeRequest(payload: Record<string, unknown>): WebhookTrigger | string {
+function fromMergeRequest(payload: Record<string, unknown>): Outcome {
   const attrs = (payload.object_attributes ?? {}) as {
     iid?: number;
     action?: string;
@@ -180,7 +178,7 @@ function fromMergeRequest(payload: Record<string, unknown>): WebhookTrigger | st
     return 'merge request update without new commits (no oldrev) does not build';
   const number = attrs.iid;
   if (number === undefined || !attrs.target_branch || !attrs.last_commit?.id)
-    return 'the merge request has no iid, target branch or last commit';
+    return { invalid: 'the merge request has no iid, target branch or last commit' };
   const project = (payload.project ?? {}) as { id?: number; path_with_namespace?: string };
   const head = attrs.source ?? null;
   return {
@@ -275,10 +273,12 @@ export function parseDelivery(
     gitlab: 'x-gitlab-event',
   }[provider];
   const event = header(headers, eventHeader) ?? '';
-  const result = (value: WebhookTrigger | string): Parsed =>
+  const result = (value: Outcome): Parsed =>
     typeof value === 'string'
       ? { kind: 'ignore', deliveryId, reason: value }
-      : { kind: 'trigger', deliveryId, trigger: value };
+      : 'invalid' in value
+        ? { kind: 'invalid', reason: value.invalid }
+        : { kind: 'trigger', deliveryId, trigger: value };
 
   if (provider === 'gitlab') {
     if (event === 'Push Hook' || event === 'Tag Push Hook') return result(fromPush(payload));
@@ -288,7 +288,7 @@ export function parseDelivery(
   if (event === 'push') return result(fromPush(payload));
   // Gitea names new commits on a pull request `pull_request_sync` in some versions.
   if (event === 'pull_request' || (provider === 'gitea' && event === 'pull_request_sync'))
-    return result(fromPullRequest(provider, payload));
+    return result(fromPullRequest(payload));
   if (event === 'ping') return result('ping');
   return result(`${provider} event "${event || '(none)'}" does not build`);
 }

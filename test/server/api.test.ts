@@ -522,6 +522,44 @@ describe('webhooks', () => {
     expect(closed.json<{ reason: string }>().reason).toMatch(/closed does not build/);
   });
 
+  it('refuses a signed delivery it cannot read with 400, saying what is wrong', async () => {
+    const cases: [string, string, RegExp][] = [
+      [
+        'application/x-www-form-urlencoded',
+        'ref=refs/heads/main',
+        /form-encoded body has no payload field/,
+      ],
+      ['application/x-www-form-urlencoded', 'payload=%7Bnot-json', /payload field .* is not JSON/],
+      [
+        'application/json',
+        JSON.stringify({
+          action: 'opened',
+          number: 5,
+          pull_request: { head: { sha: 'a'.repeat(40) } },
+        }),
+        /pull request has no number, base ref or head commit/,
+      ],
+    ];
+    const before = await buildCount();
+    for (const [type, body, reason] of cases) {
+      const response = await app.inject({
+        method: 'POST',
+        url: '/hooks/github/app',
+        headers: {
+          'content-type': type,
+          'x-github-event': body.includes('opened') ? 'pull_request' : 'push',
+          'x-github-delivery': `unreadable-${body.length}`,
+          'x-hub-signature-256': signGithub(body),
+        },
+        payload: body,
+      });
+      expect(response.statusCode).toBe(400);
+      expect(response.json()).toMatchObject({ code: 'invalid_delivery' });
+      expect(response.json<{ message: string }>().message).toMatch(reason);
+    }
+    expect(await buildCount()).toBe(before);
+  });
+
   it('refuses an oversized body with 413', async () => {
     const body = JSON.stringify({ ref: 'refs/heads/main', pad: 'x'.repeat(10_000) });
     const response = await app.inject({
