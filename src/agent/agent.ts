@@ -104,7 +104,12 @@ export class Agent {
         message: `checking out ${assignment.repo.sha.slice(0, 12)} of ${assignment.repo.url}`,
       });
       tree = await this.trees.acquire(assignment.repo.sha, () =>
-        ensureCommit(this.options.gitCacheDir, assignment.repo.url, assignment.repo.sha),
+        ensureCommit(
+          this.options.gitCacheDir,
+          assignment.repo.url,
+          assignment.repo.sha,
+          assignment.repo.ref,
+        ),
       );
       const dir = tree.dir;
       const offsets = new Map<number, { seq: number; offset: number }>();
@@ -184,6 +189,7 @@ export class Agent {
         signal,
         reporter,
         secrets: assignment.secrets,
+        ...(assignment.untrusted !== undefined ? { untrusted: assignment.untrusted } : {}),
         source: localSource(dir, {
           listing: 'all',
           description: `commit ${assignment.repo.sha.slice(0, 12)} of ${assignment.repo.url}`,

@@ -21,6 +21,8 @@ interface Build {
   reason: string;
   branch: string | null;
   tag: string | null;
+  pr?: number | null;
+  prTargetBranch?: string | null;
   sha: string;
   cause: string;
   createdAt: number;
@@ -325,7 +327,7 @@ export function registerClient(
           String(b.id),
           `${b.job}#${b.number}`,
           b.status,
-          b.tag ?? b.branch ?? '-',
+          b.tag ?? b.branch ?? (b.pr != null ? `PR #${b.pr} → ${b.prTargetBranch ?? '?'}` : '-'),
           b.sha.slice(0, 10),
           b.cause,
           duration(b),

@@ -47,7 +47,27 @@ export interface RunningServer {
    * the next start.
    */
   stop(options?: { running?: 'wait' | 'cancel' | 'hand-over' }): Promise<void>;
-  reload(): Promise<{ added: string[]; changed: string[]; removed: string[] }>;
+  reload(): Promise<ReloadResult>;
+}
+
+/** What a reload changed: jobs by name, and secrets by name (never their values). */
+export interface ReloadResult {
+  added: string[];
+  changed: string[];
+  removed: string[];
+  secrets: { added: string[]; changed: string[]; removed: string[] };
+}
+
+function diffNames(
+  before: Readonly<Record<string, string>>,
+  after: Readonly<Record<string, string>>,
+): ReloadResult['secrets'] {
+  const names = (o: Readonly<Record<string, string>>): string[] => Object.keys(o).sort();
+  return {
+    added: names(after).filter((n) => !(n in before)),
+    changed: names(after).filter((n) => n in before && before[n] !== after[n]),
+    removed: names(before).filter((n) => !(n in after)),
+  };
 }
 
 function adminToken(
@@ -204,13 +224,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // A push may change a pipeline's on.schedule: read them again now and then.
   const refresh = setInterval(() => void schedules.start(), 5 * 60_000);
   refresh.unref();
-  const reload = async (): Promise<{ added: string[]; changed: string[]; removed: string[] }> => {
+  let secretValues = secrets;
+  const reload = async (): Promise<ReloadResult> => {
     const next = read(); // throws on an invalid file: the running configuration stays
-    resolveSecrets(next, env);
+    const nextSecrets = resolveSecrets(next, env);
     config = next;
     const diff = await syncJobs(store, config);
+    // Builds dispatched from now on get the new values; running attempts keep theirs.
+    controller.setSecrets(nextSecrets);
+    const secretsDiff = diffNames(secretValues, nextSecrets);
+    secretValues = nextSecrets;
     await schedules.start();
-    return diff;
+    return { ...diff, secrets: secretsDiff };
   };
 
   const http = await createHttpServer({

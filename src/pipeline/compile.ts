@@ -51,6 +51,11 @@ export function defaultContext(partial: Partial<BuildContext> = {}): BuildContex
     number: partial.number ?? 0,
     repo: partial.repo ?? '',
     inputs: partial.inputs ?? {},
+    // Pull request facts only when given, so plans of other events stay as they were.
+    ...(partial.prTargetBranch != null ? { prTargetBranch: partial.prTargetBranch } : {}),
+    ...(partial.prHeadBranch != null ? { prHeadBranch: partial.prHeadBranch } : {}),
+    ...(partial.prHeadRepo != null ? { prHeadRepo: partial.prHeadRepo } : {}),
+    ...(partial.ref != null ? { ref: partial.ref } : {}),
   };
 }
 

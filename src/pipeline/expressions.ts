@@ -74,6 +74,9 @@ export const BUILD_FIELDS = [
   'event',
   'number',
   'pr',
+  'pr_target_branch',
+  'pr_head_branch',
+  'pr_head_repo',
   'ref',
   'repo',
 ] as const;

@@ -45,11 +45,16 @@ export function buildValues(context: BuildContext): Record<string, Value> {
     event: context.event,
     number: context.number,
     pr: context.pr,
-    ref: context.tag
-      ? `refs/tags/${context.tag}`
-      : context.branch
-        ? `refs/heads/${context.branch}`
-        : null,
+    pr_target_branch: context.prTargetBranch ?? null,
+    pr_head_branch: context.prHeadBranch ?? null,
+    pr_head_repo: context.prHeadRepo ?? null,
+    ref:
+      context.ref ??
+      (context.tag
+        ? `refs/tags/${context.tag}`
+        : context.branch
+          ? `refs/heads/${context.branch}`
+          : null),
     repo: context.repo,
   };
 }

@@ -33,11 +33,24 @@ export const FAILURE_CLASSES: readonly FailureClass[] = [
 /** The build facts that conditions and expressions read. */
 export interface BuildContext {
   event: BuildEvent;
+  /**
+   * The branch built, for pushes, schedules and manual builds. Null for tags and for pull
+   * requests: a pull request is not a build of any branch (its target and head are below),
+   * so `build.branch == 'main'` guards never fire for one.
+   */
   branch: string | null;
   tag: string | null;
   sha: string;
   /** Pull request number, for pull_request events. */
   pr: number | null;
+  /** Pull requests: the branch it merges into (`on.pull_request.branches` filters on it). */
+  prTargetBranch?: string | null;
+  /** Pull requests: the branch it comes from, in the head repository. Chosen by its author. */
+  prHeadBranch?: string | null;
+  /** Pull requests: the repository it comes from (`owner/name`). Chosen by its author. */
+  prHeadRepo?: string | null;
+  /** The git ref the commit was fetched from when it is neither a branch nor a tag (`refs/pull/7/head`). */
+  ref?: string | null;
   /** Build number within its job; 0 when planning outside a controller. */
   number: number;
   /** Repository URL or name, when known. */
@@ -45,6 +58,14 @@ export interface BuildContext {
   /** Manual inputs after validation and defaults. */
   inputs: Record<string, string | number | boolean>;
 }
+
+/**
+ * The `build.*` values whose text whoever opens a pull request chooses (a fork's branch and
+ * repository name can be any string, `$(curl …)` included). Treat them as untrusted input:
+ * never paste them into a script. Every other `build.*` value is set by the controller or
+ * by someone who can push to the job's repository.
+ */
+export const UNTRUSTED_BUILD_VALUES = ['pr_head_branch', 'pr_head_repo'] as const;
 
 /** `when.status`: which outcomes of the things before this one let it run. */
 export type StatusCondition = 'success' | 'failure' | 'always';

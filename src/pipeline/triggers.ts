@@ -234,12 +234,15 @@ export function isTriggered(triggers: PlanTriggers, context: BuildContext): bool
         triggers.push.tags.length > 0 &&
         matchPatterns(triggers.push.tags, context.tag)
       );
-    case 'pull_request':
+    case 'pull_request': {
+      // The target branch; a plan made outside a controller names it as the branch.
+      const target = context.prTargetBranch ?? context.branch;
       return (
         triggers.pullRequest !== null &&
-        context.branch !== null &&
-        matchPatterns(triggers.pullRequest.branches, context.branch)
+        target !== null &&
+        matchPatterns(triggers.pullRequest.branches, target)
       );
+    }
     case 'schedule':
       return triggers.schedules.length > 0;
     case 'manual':

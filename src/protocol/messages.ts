@@ -24,9 +24,12 @@ export interface Assignment {
   attempt: number;
   job: PlanJob;
   context: BuildContext;
-  repo: { url: string; sha: string };
-  /** Secret values by name, for the jobs that list them; masked everywhere. */
+  /** `ref`: where the commit lives when no branch holds it (a fork's `refs/pull/7/head`). */
+  repo: { url: string; sha: string; ref?: string };
+  /** The values of the secrets this job names (only those; none for an untrusted build). */
   secrets: Record<string, string>;
+  /** Why the build is untrusted (a pull request from a fork); absent for trusted builds. */
+  untrusted?: string;
   cacheScope: string;
   /** Absolute deadline (epoch ms): the job's timeout, stored by the controller. */
   deadline: number;

@@ -46,6 +46,12 @@ export interface JobRunOptions {
   reporter: Reporter;
   /** Every secret value of the run, by name. Injected when the job lists the name; always masked. */
   secrets: Readonly<Record<string, string>>;
+  /**
+   * Why this run is untrusted (a pull request from a fork), or undefined. An untrusted run
+   * says so in its log, and secrets its job names but `secrets` lacks are left unset
+   * (with a line saying which) instead of failing the job.
+   */
+  untrusted?: string;
   /** Extra environment for every step (e.g. `slipway run --env`). */
   env?: Readonly<Record<string, string>>;
   /** What `checkout` copies into the workspace, and what `hashFiles()` hashes. */
@@ -126,10 +132,18 @@ export async function runJobAttempt(job: PlanJob, options: JobRunOptions): Promi
   };
 
   const missing = job.secrets.filter((name) => options.secrets[name] === undefined);
-  if (missing.length > 0) {
+  if (options.untrusted !== undefined) {
+    progress(
+      `untrusted build: ${options.untrusted}; it runs without secrets, and its caches are kept apart from trusted builds`,
+    );
+    if (missing.length > 0)
+      progress(
+        `secret${missing.length > 1 ? 's' : ''} ${missing.join(', ')} withheld: the variable${missing.length > 1 ? 's are' : ' is'} unset in every step`,
+      );
+  } else if (missing.length > 0) {
     return finish({
       outcome: 'failure',
-      reason: `the job needs secret${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which ${missing.length > 1 ? 'are' : 'is'} not set; give ${missing.map((m) => `--secret ${m}=...`).join(' ')} (or --env-file)`,
+      reason: `the job needs secret${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which ${missing.length > 1 ? 'are' : 'is'} not set; give ${missing.map((m) => `--secret ${m}=...`).join(' ')} (or --env-file) to slipway run, or set ${missing.map((m) => `secrets.${m}`).join(', ')} in the controller's configuration`,
     });
   }
 
@@ -437,8 +451,12 @@ async function execStep(
 /** The environment of a step: Slipway's variables, the job's, its secrets, the step's. */
 function stepEnv(step: PlanStep, job: PlanJob, options: JobRunOptions): Record<string, string> {
   const c = options.context;
+  // A secret that was withheld stays unset: never an empty value a step could mistake for one.
   const secrets = Object.fromEntries(
-    job.secrets.map((name) => [name, options.secrets[name] ?? '']),
+    job.secrets.flatMap((name) => {
+      const value = options.secrets[name];
+      return value === undefined ? [] : [[name, value]];
+    }),
   );
   return {
     CI: 'true',
@@ -453,6 +471,10 @@ function stepEnv(step: PlanStep, job: PlanJob, options: JobRunOptions): Record<s
     SLIPWAY_TAG: c.tag ?? '',
     SLIPWAY_SHA: c.sha,
     SLIPWAY_BUILD_NUMBER: String(c.number),
+    SLIPWAY_PR: c.pr === null ? '' : String(c.pr),
+    SLIPWAY_PR_TARGET_BRANCH: c.prTargetBranch ?? '',
+    SLIPWAY_PR_HEAD_BRANCH: c.prHeadBranch ?? '',
+    SLIPWAY_PR_HEAD_REPO: c.prHeadRepo ?? '',
     ...options.env,
     ...job.env,
     ...secrets,

@@ -16,7 +16,16 @@ import type { AttemptRow, BuildRow, JobRunRow } from '../store/builds.ts';
 import { FINISHED, queuedAttempt } from '../store/builds.ts';
 import type { Store } from '../store/open.ts';
 import type { Job } from '../store/jobs.ts';
-import { fetchMirror, listBranches, readFileAt, resolveCommit } from '../vcs/git.ts';
+import {
+  commitInfo,
+  fetchMirror,
+  fetchRef,
+  hasCommit,
+  listBranches,
+  readFileAt,
+  resolveCommit,
+  type CommitInfo,
+} from '../vcs/git.ts';
 
 export interface ControllerOptions {
   store: Store;
@@ -27,9 +36,24 @@ export interface ControllerOptions {
   graceMs: number;
   /** Upper bound of any job's timeout (limits.max_build_duration). */
   maxJobMs?: number;
-  /** Secret values by name, given to the jobs that list them. */
+  /** Secret values by name, given to the jobs that list them (`setSecrets` replaces them). */
   secrets: Readonly<Record<string, string>>;
   now?: () => number;
+}
+
+/** A pull or merge request, as its webhook tells it. */
+export interface PullRequestTrigger {
+  number: number;
+  /** The branch it merges into. */
+  targetBranch: string;
+  /** The branch it comes from, in the head repository. */
+  headBranch: string | null;
+  /** The repository it comes from (`owner/name`). */
+  headRepo: string | null;
+  /** The forge's ref of its head: `refs/pull/N/head`, `refs/merge-requests/N/head`. */
+  ref: string;
+  /** Why its head is not the job's repository (a fork), or null when it is. */
+  untrusted: string | null;
 }
 
 export interface TriggerRequest {
@@ -41,6 +65,8 @@ export interface TriggerRequest {
   tag?: string | null;
   sha?: string | null;
   pr?: number | null;
+  /** Pull requests: built at their forge ref, filed under no branch. */
+  pullRequest?: PullRequestTrigger | null;
   inputs?: Record<string, string | number | boolean>;
   /** Webhook delivery to record in the same transaction as the build. */
   delivery?: { provider: string; id: string };
@@ -119,10 +145,17 @@ export class Controller implements ControllerPort {
   private dispatching: Promise<void> | undefined;
   private dispatchAgain = false;
   private readonly now: () => number;
+  private secrets: Readonly<Record<string, string>>;
 
   constructor(private readonly options: ControllerOptions) {
     this.now = options.now ?? Date.now;
+    this.secrets = { ...options.secrets };
     this.events.setMaxListeners(0);
+  }
+
+  /** Replaces the secret values (a reload); attempts dispatched from now on get the new ones. */
+  setSecrets(secrets: Readonly<Record<string, string>>): void {
+    this.secrets = { ...secrets };
   }
 
   get store(): Store {
@@ -161,6 +194,7 @@ export class Controller implements ControllerPort {
           prepared.kind === 'compiled'
             ? compile(prepared.text, { file: job.pipelinePath, context }).plan
             : null;
+        const pr = request.pullRequest ?? null;
         return {
           build: {
             job: job.name,
@@ -176,6 +210,14 @@ export class Controller implements ControllerPort {
             branch: context.branch,
             tag: context.tag,
             pr: context.pr,
+            pr_target_branch: context.prTargetBranch ?? null,
+            pr_head_branch: context.prHeadBranch ?? null,
+            pr_head_repo: context.prHeadRepo ?? null,
+            ref: context.ref ?? null,
+            trust: pr?.untrusted ? 'untrusted' : 'trusted',
+            trust_reason: pr?.untrusted ?? null,
+            commit_message: prepared.commit?.message ?? null,
+            commit_author: prepared.commit?.author ?? null,
             sha: context.sha,
             inputs: JSON.stringify(context.inputs),
             diagnostics: JSON.stringify(prepared.kind === 'error' ? prepared.diagnostics : []),
@@ -211,29 +253,47 @@ export class Controller implements ControllerPort {
       },
     );
     // Older builds are canceled after the commit, so the new build is durable first.
-    if (job.cancelOlder && build.branch !== null) await this.cancelOlder(build);
+    if (job.cancelOlder && (build.branch !== null || build.pr !== null))
+      await this.cancelOlder(build);
     await this.advance(build.id);
     this.events.emit('build', build.id);
     this.kick();
     return { kind: 'created', build: (await this.store.builds.build(build.id)) ?? build };
   }
 
+  /**
+   * Cancels the older running builds of the same branch, or of the same pull request. A
+   * pull request is never a build of a branch: it neither cancels nor is canceled by one.
+   */
   private async cancelOlder(build: BuildRow): Promise<void> {
+    const isPr = build.event === 'pull_request';
     const older = await this.store.builds.list({ job: build.job, limit: 200 });
     for (const other of older)
       if (
         other.id < build.id &&
-        other.branch === build.branch &&
-        (other.status === 'queued' || other.status === 'running')
+        (other.status === 'queued' || other.status === 'running') &&
+        (isPr
+          ? other.event === 'pull_request' && other.pr === build.pr
+          : other.event !== 'pull_request' && other.branch === build.branch)
       )
-        await this.cancel(other.id, `superseded by build #${build.number} on ${build.branch}`);
+        await this.cancel(
+          other.id,
+          `superseded by build #${build.number} ${isPr ? `of pull request #${build.pr}` : `on ${build.branch}`}`,
+        );
   }
 
   private async prepare(
     job: Job,
     request: TriggerRequest,
   ): Promise<
-    | { kind: 'compiled'; text: string; context: BuildContext; triggered: boolean; reason: string }
+    | {
+        kind: 'compiled';
+        text: string;
+        context: BuildContext;
+        triggered: boolean;
+        reason: string;
+        commit?: CommitInfo;
+      }
     | { kind: 'invalid-inputs'; diagnostics: Diagnostic[] }
     | {
         kind: 'error';
@@ -241,37 +301,55 @@ export class Controller implements ControllerPort {
         text: string | null;
         context: BuildContext;
         diagnostics: Diagnostic[];
+        commit?: CommitInfo;
       }
   > {
-    const branch = request.tag
-      ? null
-      : (request.branch ?? (request.sha ? null : job.defaultBranch));
+    const pr = request.pullRequest ?? null;
+    // A pull request is filed under no branch: its target and head stand apart.
+    const branch =
+      request.tag || pr ? null : (request.branch ?? (request.sha ? null : job.defaultBranch));
     const base: BuildContext = {
       event: request.event,
       branch,
       tag: request.tag ?? null,
       sha: request.sha ?? '',
-      pr: request.pr ?? null,
+      pr: pr?.number ?? request.pr ?? null,
       number: 0,
       repo: job.repo,
       inputs: request.inputs ?? {},
+      ...(pr
+        ? {
+            prTargetBranch: pr.targetBranch,
+            prHeadBranch: pr.headBranch,
+            prHeadRepo: pr.headRepo,
+            ref: pr.ref,
+          }
+        : {}),
     };
+    const wanted = request.sha ?? pr?.ref ?? request.tag ?? branch ?? job.defaultBranch;
     let mirror: string;
     let sha: string;
     try {
       mirror = await fetchMirror(this.options.gitCacheDir, job.repo);
-      sha = await resolveCommit(mirror, request.sha ?? request.tag ?? branch ?? job.defaultBranch);
+      // A fork's commits live only under the forge's pull request ref: fetch it when needed.
+      if (pr && !(request.sha && (await hasCommit(mirror, request.sha))))
+        await fetchRef(mirror, pr.ref);
+      sha = await resolveCommit(mirror, wanted);
     } catch (error) {
       return {
         kind: 'error',
-        reason: `could not fetch ${job.repo} at ${request.sha ?? request.tag ?? branch}: ${(error as Error).message}`,
+        reason: `could not fetch ${job.repo} at ${wanted}: ${(error as Error).message}`,
         text: null,
         context: base,
         diagnostics: [],
       };
     }
     const context = { ...base, sha };
-    const text = await readFileAt(mirror, sha, job.pipelinePath);
+    // Two git reads at once: the commit's message and author do not lengthen the trigger.
+    const [commit, text] = await Promise.all([
+      commitInfo(mirror, sha),
+      readFileAt(mirror, sha, job.pipelinePath),
+    ]);
     if (text === undefined)
       return {
         kind: 'error',
@@ -279,6 +357,7 @@ export class Controller implements ControllerPort {
         text: null,
         context,
         diagnostics: [],
+        ...(commit ? { commit } : {}),
       };
     const result = compile(text, { file: job.pipelinePath, context });
     if (!result.plan) {
@@ -294,6 +373,7 @@ export class Controller implements ControllerPort {
         text,
         context,
         diagnostics: result.diagnostics,
+        ...(commit ? { commit } : {}),
       };
     }
     // Manual, API and schedule triggers were asked for by name; only webhooks are filtered by on:.
@@ -304,6 +384,7 @@ export class Controller implements ControllerPort {
       context: { ...context, inputs: result.plan.context.inputs },
       triggered,
       reason: triggered ? '' : `the pipeline's on: does not include this ${request.event}`,
+      ...(commit ? { commit } : {}),
     };
   }
 
@@ -597,7 +678,10 @@ export class Controller implements ControllerPort {
     return this.store.builds.list({ status: 'running', limit: 10_000 });
   }
 
-  /** What an agent needs to run (or adopt) one attempt. */
+  /**
+   * What an agent needs to run (or adopt) one attempt: only the secrets its job names, and
+   * none at all for an untrusted build, whose caches live in a scope of its pull request.
+   */
   private assignmentFor(
     attempt: Pick<AttemptRow, 'id' | 'number'>,
     build: BuildRow,
@@ -605,6 +689,13 @@ export class Controller implements ControllerPort {
     plan: PlanJob,
     deadline: number,
   ): Assignment {
+    const untrusted = build.trust === 'untrusted';
+    const secrets: Record<string, string> = {};
+    if (!untrusted)
+      for (const name of plan.secrets) {
+        const value = this.secrets[name];
+        if (value !== undefined) secrets[name] = value;
+      }
     return {
       attemptId: attempt.id,
       buildId: build.id,
@@ -612,9 +703,12 @@ export class Controller implements ControllerPort {
       attempt: attempt.number,
       job: plan,
       context: contextOf(build, job),
-      repo: { url: job.repo, sha: build.sha },
-      secrets: { ...this.options.secrets },
-      cacheScope: slug(job.name),
+      repo: { url: job.repo, sha: build.sha, ...(build.ref ? { ref: build.ref } : {}) },
+      secrets,
+      ...(untrusted
+        ? { untrusted: build.trust_reason ?? "the build comes from outside the job's repository" }
+        : {}),
+      cacheScope: untrusted ? `${slug(job.name)}:untrusted-pr-${build.pr ?? 0}` : slug(job.name),
       deadline,
       graceMs: this.options.graceMs,
     };
@@ -1035,6 +1129,14 @@ export function contextOf(build: BuildRow, job: Pick<Job, 'repo'>): BuildContext
     number: build.number,
     repo: job.repo,
     inputs: JSON.parse(build.inputs) as BuildContext['inputs'],
+    ...(build.event === 'pull_request'
+      ? {
+          prTargetBranch: build.pr_target_branch,
+          prHeadBranch: build.pr_head_branch,
+          prHeadRepo: build.pr_head_repo,
+        }
+      : {}),
+    ...(build.ref ? { ref: build.ref } : {}),
   };
 }
 

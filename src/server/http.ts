@@ -120,7 +120,15 @@ export function buildView(build: BuildRow): Record<string, unknown> {
     branch: build.branch,
     tag: build.tag,
     pr: build.pr,
+    prTargetBranch: build.pr_target_branch,
+    prHeadBranch: build.pr_head_branch,
+    prHeadRepo: build.pr_head_repo,
+    ref: build.ref,
+    trust: build.trust,
+    trustReason: build.trust_reason,
     sha: build.sha,
+    commitMessage: build.commit_message,
+    commitAuthor: build.commit_author,
     inputs: JSON.parse(build.inputs) as unknown,
     createdAt: Number(build.created_at),
     startedAt: epochMs(build.started_at),
@@ -599,12 +607,13 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
         const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
         if (!verify(provider, request.headers, body, secret))
           fail(401, 'bad_signature', 'the signature or token is missing or wrong for this job');
-        const parsed = parseDelivery(provider, request.headers, body);
+        const parsed = parseDelivery(provider, request.headers, body, job.name);
         if (parsed.kind === 'invalid') fail(400, 'invalid_delivery', parsed.reason);
         if (parsed.kind === 'ignore')
           return reply.status(202).send({ queued: false, reason: parsed.reason });
         const { trigger } = parsed;
-        const branchForFilter = trigger.branch;
+        // A pull request is filtered by the branch it merges into, never by its head.
+        const branchForFilter = trigger.pullRequest?.targetBranch ?? trigger.branch;
         if (
           trigger.event !== 'tag' &&
           branchForFilter &&
@@ -613,7 +622,9 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
         )
           return reply.status(202).send({
             queued: false,
-            reason: `branch ${branchForFilter} is not in the job's branches`,
+            reason: trigger.pullRequest
+              ? `the target branch ${branchForFilter} of pull request #${trigger.pullRequest.number} is not in the job's branches`
+              : `branch ${branchForFilter} is not in the job's branches`,
           });
         const result = await controller.trigger({
           job: job.name,

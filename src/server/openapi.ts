@@ -171,7 +171,7 @@ export const OPENAPI_ROUTES: RouteDoc[] = [
     tag: 'config',
     auth: true,
     responses: {
-      '200': 'The jobs added, changed and removed.',
+      '200': 'The jobs added, changed and removed, and the secrets (names only) likewise.',
       '400': 'Invalid file, with diagnostics.',
       ...common,
     },
@@ -180,7 +180,7 @@ export const OPENAPI_ROUTES: RouteDoc[] = [
     method: 'post',
     path: '/hooks/{provider}/{job}',
     summary:
-      'Webhook delivery from github, gitlab or gitea; signed or token-checked over the raw body.',
+      'Webhook delivery from github, gitlab or gitea (JSON, or a form with a payload field); signed or token-checked over the raw body as sent.',
     tag: 'triggers',
     auth: false,
     responses: {

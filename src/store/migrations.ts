@@ -158,4 +158,24 @@ export const MIGRATIONS: Record<string, Migration> = {
         .execute();
     },
   },
+  '0004_build_pr_fields': {
+    async up(db: Db) {
+      // Pull requests are builds of no branch: their target, head and forge ref stand apart,
+      // with whether they are trusted; and what the commit says and who wrote it.
+      for (const column of [
+        'pr_target_branch',
+        'pr_head_branch',
+        'pr_head_repo',
+        'ref',
+        'trust_reason',
+        'commit_message',
+        'commit_author',
+      ])
+        await db.schema.alterTable('builds').addColumn(column, 'text').execute();
+      await db.schema
+        .alterTable('builds')
+        .addColumn('trust', 'text', (c) => c.notNull().defaultTo('trusted'))
+        .execute();
+    },
+  },
 };

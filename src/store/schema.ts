@@ -39,6 +39,22 @@ export interface BuildsTable {
   branch: string | null;
   tag: string | null;
   pr: number | null;
+  /** Pull requests: the branch it merges into. */
+  pr_target_branch: string | null;
+  /** Pull requests: the branch it comes from. */
+  pr_head_branch: string | null;
+  /** Pull requests: the repository it comes from (`owner/name`). */
+  pr_head_repo: string | null;
+  /** The ref built when it is neither a branch nor a tag (`refs/pull/7/head`). */
+  ref: string | null;
+  /** 'trusted', or 'untrusted' (a fork's pull request: no secrets, caches apart). */
+  trust: Generated<string>;
+  /** Why the build is untrusted, or null. */
+  trust_reason: string | null;
+  /** The commit's subject and body, read from git at trigger time. */
+  commit_message: string | null;
+  /** The commit's author, `Name <email>`. */
+  commit_author: string | null;
   sha: string;
   /** JSON object of manual inputs. */
   inputs: string;

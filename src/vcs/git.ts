@@ -68,15 +68,38 @@ export function fetchMirror(cacheDir: string, url: string): Promise<string> {
   return state.next;
 }
 
-/** Makes sure the mirror holds `sha`, fetching only when it does not. */
-export async function ensureCommit(cacheDir: string, url: string, sha: string): Promise<string> {
+/**
+ * Makes sure the mirror holds `sha`, fetching only when it does not. `ref` (a forge's pull
+ * request ref such as `refs/pull/7/head`) is fetched by name when a whole fetch did not
+ * bring the commit: forks' commits live only under such refs, and not every forge
+ * advertises them.
+ */
+export async function ensureCommit(
+  cacheDir: string,
+  url: string,
+  sha: string,
+  ref?: string,
+): Promise<string> {
   const path = mirrorPath(cacheDir, url);
-  try {
-    await git(['cat-file', '-e', `${sha}^{commit}`], path);
-    return path;
-  } catch {
-    return fetchMirror(cacheDir, url);
-  }
+  if (await hasCommit(path, sha)) return path;
+  await fetchMirror(cacheDir, url);
+  if (ref && !(await hasCommit(path, sha))) await fetchRef(path, ref);
+  return path;
+}
+
+/** Whether the mirror holds the commit `sha`. */
+export async function hasCommit(mirror: string, sha: string): Promise<boolean> {
+  return git(['cat-file', '-e', `${sha}^{commit}`], mirror).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Fetches one ref (e.g. `refs/pull/7/head`) from the mirror's origin under its own name. */
+export async function fetchRef(mirror: string, ref: string): Promise<void> {
+  if (!/^refs\/[A-Za-z0-9._/-]+$/.test(ref) || ref.includes('..'))
+    throw new GitError(`"${ref}" is not a ref name Slipway fetches`);
+  await git(['fetch', '--quiet', 'origin', `+${ref}:${ref}`], mirror);
 }
 
 /** One clone or fetch; fetchMirror makes sure they never overlap for one mirror. */
@@ -158,6 +181,46 @@ export async function readFileAt(
     fileCache.set(key, text);
   }
   return text;
+}
+
+/** The message and author of a commit, as a build shows them. */
+export interface CommitInfo {
+  /** Subject and body, without trailing blank lines; cut at 16 KiB. */
+  message: string;
+  /** `Name <email>`. */
+  author: string;
+}
+
+const MAX_COMMIT_MESSAGE = 16 * 1024;
+/** Commits already read: they never change. */
+const commitCache = new Map<string, CommitInfo>();
+
+/** The message and author of `sha`, or undefined when git cannot read them. */
+export async function commitInfo(mirror: string, sha: string): Promise<CommitInfo | undefined> {
+  const key = `${mirror}\0${sha}`;
+  const cached = commitCache.get(key);
+  if (cached) return cached;
+  let out: string;
+  try {
+    out = await git(['log', '-1', '--no-color', '--format=%an <%ae>%x00%B', sha, '--'], mirror);
+  } catch {
+    return undefined;
+  }
+  const at = out.indexOf('\0');
+  if (at < 0) return undefined;
+  const info = {
+    author: out.slice(0, at),
+    message: out
+      .slice(at + 1)
+      .replace(/\s+$/, '')
+      .slice(0, MAX_COMMIT_MESSAGE),
+  };
+  if (/^[0-9a-f]{40}$/.test(sha)) {
+    if (commitCache.size >= FILE_CACHE_ENTRIES)
+      commitCache.delete(commitCache.keys().next().value!);
+    commitCache.set(key, info);
+  }
+  return info;
 }
 
 /** Branch names of the mirror, sorted. */

@@ -478,11 +478,17 @@ describe('webhooks', () => {
     repo.branch('feature/pr');
     const sha = repo.commit({ 'README.md': 'pr\n' });
     repo.branch('main');
+    const repository = { id: 1, full_name: 'team/app' };
     const payload = (action: string): string =>
       JSON.stringify({
         action,
         number: 42,
-        pull_request: { number: 42, head: { sha, ref: 'feature/pr' } },
+        pull_request: {
+          number: 42,
+          head: { sha, ref: 'feature/pr', repo: repository },
+          base: { ref: 'main', repo: repository },
+        },
+        repository,
       });
     const send = (body: string, id: string) =>
       app.inject({
@@ -501,11 +507,57 @@ describe('webhooks', () => {
     const build = opened.json<{
       build: { id: number; sha: string; branch: string; pr: number; event: string };
     }>().build;
-    expect(build).toMatchObject({ sha, branch: 'feature/pr', pr: 42, event: 'pull_request' });
+    expect(build).toMatchObject({
+      sha,
+      branch: null,
+      pr: 42,
+      prTargetBranch: 'main',
+      prHeadBranch: 'feature/pr',
+      event: 'pull_request',
+      trust: 'trusted',
+    });
     await finished(build.id);
     const closed = await send(payload('closed'), 'pr-2');
     expect(closed.statusCode).toBe(202);
     expect(closed.json<{ reason: string }>().reason).toMatch(/closed does not build/);
+  });
+
+  it('refuses a signed delivery it cannot read with 400, saying what is wrong', async () => {
+    const cases: [string, string, RegExp][] = [
+      [
+        'application/x-www-form-urlencoded',
+        'ref=refs/heads/main',
+        /form-encoded body has no payload field/,
+      ],
+      ['application/x-www-form-urlencoded', 'payload=%7Bnot-json', /payload field .* is not JSON/],
+      [
+        'application/json',
+        JSON.stringify({
+          action: 'opened',
+          number: 5,
+          pull_request: { head: { sha: 'a'.repeat(40) } },
+        }),
+        /pull request has no number, base ref or head commit/,
+      ],
+    ];
+    const before = await buildCount();
+    for (const [type, body, reason] of cases) {
+      const response = await app.inject({
+        method: 'POST',
+        url: '/hooks/github/app',
+        headers: {
+          'content-type': type,
+          'x-github-event': body.includes('opened') ? 'pull_request' : 'push',
+          'x-github-delivery': `unreadable-${body.length}`,
+          'x-hub-signature-256': signGithub(body),
+        },
+        payload: body,
+      });
+      expect(response.statusCode).toBe(400);
+      expect(response.json()).toMatchObject({ code: 'invalid_delivery' });
+      expect(response.json<{ message: string }>().message).toMatch(reason);
+    }
+    expect(await buildCount()).toBe(before);
   });
 
   it('refuses an oversized body with 413', async () => {
