@@ -139,7 +139,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const read = (): ServerConfig =>
     options.configFile ? loadConfig(options.configFile, overrides) : defaultConfig(overrides);
   let config = read();
-  mkdirSync(config.dataDir, { recursive: true });
+  // The data directory holds the store, the admin token and mirrors: owner only.
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const secrets = resolveSecrets(config, env);
   for (const job of config.jobs)
     if (job.webhookSecret) resolveRef(job.webhookSecret, `jobs.${job.name}.webhook_secret`, env);
