@@ -15,6 +15,7 @@ import type { BuildRow } from '../store/builds.ts';
 import { FINISHED } from '../store/builds.ts';
 import type { Job } from '../store/jobs.ts';
 import { ControllerError, planOf, type BuildDetail, type Controller } from './controller.ts';
+import { logDownload } from './log-download.ts';
 import { OPENAPI_ROUTES, openApiDocument } from './openapi.ts';
 import type { ScheduleEntry } from './schedules.ts';
 import { parseDelivery, PROVIDERS, verify, type Provider } from './webhooks.ts';
@@ -536,16 +537,8 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
       Number(
         (Array.isArray(lastEventId) ? lastEventId[0] : lastEventId) ?? request.query.after ?? 0,
       ) || 0;
-    if (!follow) {
-      const parts: Buffer[] = [];
-      for (let from = after; ;) {
-        const chunks = await store.logs.read({ ...filter, afterId: from, limit: 1000 });
-        if (chunks.length === 0) break;
-        for (const chunk of chunks) parts.push(chunk.data);
-        from = chunks.at(-1)!.id;
-      }
-      return reply.type('text/plain; charset=utf-8').send(Buffer.concat(parts));
-    }
+    if (!follow)
+      return reply.type('text/plain; charset=utf-8').send(logDownload(store.logs, filter, after));
     return streamLogs(controller, request, reply, filter, after);
   });
 
