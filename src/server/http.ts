@@ -10,11 +10,13 @@ import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import * as z from 'zod';
+import { pipelinePathProblem } from '../config/pipeline-path.ts';
 import { matchPatterns } from '../pipeline/glob.ts';
 import type { BuildRow } from '../store/builds.ts';
 import { FINISHED } from '../store/builds.ts';
 import type { Job } from '../store/jobs.ts';
 import { ControllerError, planOf, type BuildDetail, type Controller } from './controller.ts';
+import { createErrorHandler, errorBody, frameworkError, requestId } from './http-errors.ts';
 import { logDownload } from './log-download.ts';
 import { OPENAPI_ROUTES, openApiDocument } from './openapi.ts';
 import type { ScheduleEntry } from './schedules.ts';
@@ -33,6 +35,8 @@ export interface HttpOptions {
   version: string;
   /** The built web UI (dist-ui/); served at / when present. */
   uiDir?: string;
+  /** Where errors a client is not told about are logged (default stderr). */
+  log?: (line: string) => void;
 }
 
 const JobBody = z
@@ -256,29 +260,17 @@ export function createMetrics(controller: Controller): Registry {
 export async function createHttpServer(options: HttpOptions): Promise<FastifyInstance> {
   const { controller } = options;
   const store = controller.store;
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
-  const metrics = createMetrics(controller);
-
-  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
-    const known = error instanceof ControllerError;
-    const statusCode = known ? error.statusCode : (error.statusCode ?? 500);
-    const code = known
-      ? error.code
-      : statusCode === 413
-        ? 'body_too_large'
-        : statusCode === 415
-          ? 'unsupported_media_type'
-          : statusCode < 500
-            ? (error.code ?? 'bad_request').toLowerCase()
-            : 'internal';
-    void reply.status(statusCode).send({
-      statusCode,
-      code,
-      error: httpError(statusCode),
-      message: statusCode >= 500 && !known ? `internal error: ${error.message}` : error.message,
-    });
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 1024 * 1024,
+    genReqId: requestId,
+    frameworkErrors: frameworkError,
   });
   const hasUi = options.uiDir !== undefined && existsSync(join(options.uiDir, 'index.html'));
+  const metrics = createMetrics(controller);
+
+  app.setErrorHandler(createErrorHandler(log));
   app.setNotFoundHandler((request, reply) => {
     // Client-side routes fall back to the app; API, hooks and health keep their 404s.
     const path = request.url.split('?')[0] ?? '/';
@@ -288,12 +280,15 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
       !/^\/(api|hooks|healthz|readyz|metrics)(\/|$)/.test(path)
     )
       return reply.type('text/html; charset=utf-8').sendFile('index.html', options.uiDir);
-    return reply.status(404).send({
-      statusCode: 404,
-      code: 'not_found',
-      error: 'Not Found',
-      message: `no route ${request.method} ${request.url}; see /api/v1/openapi.json`,
-    });
+    return reply
+      .status(404)
+      .send(
+        errorBody(
+          404,
+          'not_found',
+          `no route ${request.method} ${request.url}; see /api/v1/openapi.json`,
+        ),
+      );
   });
 
   app.addHook('onSend', (_request, reply, payload, done) => {
@@ -370,6 +365,7 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
         `job name "${name}" may use letters, digits, ".", "_" and "-" (up to 63)`,
       );
     const body = parseBody(JobBody, request.body);
+    checkJobSettings(body, options.resolveRef);
     const existing = await store.jobs.get(name);
     if (existing?.source === 'config')
       fail(
@@ -585,10 +581,17 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
             `no webhook provider "${request.params.provider}" (use github, gitlab or gitea)`,
           );
         const job = await store.jobs.get(request.params.job);
-        // Same answer for an unknown job and a bad signature: nothing to learn by probing.
-        if (!job?.webhookSecret)
-          fail(401, 'bad_signature', 'the signature or token is missing or wrong for this job');
-        const secret = options.resolveRef(job.webhookSecret, `jobs.${job.name}.webhook_secret`);
+        if (!job) fail(404, 'job_not_found', `there is no job "${request.params.job}"`);
+        if (!job.webhookSecret)
+          fail(
+            403,
+            'webhooks_disabled',
+            `job "${job.name}" takes no webhooks: set its webhook_secret (jobs.${job.name}.webhook_secret in the configuration, or webhook_secret through the API) and sign deliveries with it`,
+          );
+        // A reference that cannot be resolved is the operator's problem: it is logged
+        // under the request id, and the sender learns nothing about it (a plain Error
+        // becomes the generic 500).
+        const secret = resolveWebhookSecret(options.resolveRef, job.name, job.webhookSecret);
         const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
         if (!verify(provider, request.headers, body, secret))
           fail(401, 'bad_signature', 'the signature or token is missing or wrong for this job');
@@ -805,19 +808,36 @@ async function streamLogs(
   await sse.done;
 }
 
-function httpError(statusCode: number): string {
-  const names: Record<number, string> = {
-    400: 'Bad Request',
-    401: 'Unauthorized',
-    403: 'Forbidden',
-    404: 'Not Found',
-    409: 'Conflict',
-    413: 'Payload Too Large',
-    415: 'Unsupported Media Type',
-    422: 'Unprocessable Entity',
-    503: 'Service Unavailable',
-  };
-  return names[statusCode] ?? (statusCode >= 500 ? 'Internal Server Error' : 'Error');
+/**
+ * Settings given through the API are checked like the configuration file's: the pipeline
+ * path (the same check) and that the webhook secret reference resolves now, not at the
+ * first delivery.
+ */
+function checkJobSettings(
+  body: { pipeline?: string | undefined; webhook_secret?: string | null | undefined },
+  resolveRef: HttpOptions['resolveRef'],
+): void {
+  const problem = body.pipeline === undefined ? undefined : pipelinePathProblem(body.pipeline);
+  if (problem) fail(400, 'invalid_pipeline_path', `pipeline: ${problem}`);
+  if (body.webhook_secret) {
+    try {
+      resolveRef(body.webhook_secret, 'webhook_secret');
+    } catch (error) {
+      fail(400, 'invalid_webhook_secret', (error as Error).message);
+    }
+  }
+}
+
+function resolveWebhookSecret(
+  resolveRef: HttpOptions['resolveRef'],
+  job: string,
+  ref: string,
+): string {
+  try {
+    return resolveRef(ref, `jobs.${job}.webhook_secret`);
+  } catch (error) {
+    throw new Error(`webhook for job ${job}: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 export { OPENAPI_ROUTES };
