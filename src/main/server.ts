@@ -223,6 +223,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     schedules: () => schedules.list(),
     version: options.version,
     uiDir: fileURLToPath(new URL('../../dist-ui', import.meta.url)),
+    requestTimeoutMs: config.limits.requestTimeoutMs,
     log,
   });
   await http.listen({ host: config.listen.host, port: config.listen.port });

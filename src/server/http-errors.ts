@@ -6,6 +6,7 @@
  * the details go to the server's log under that id.
  */
 import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ControllerError } from './controller.ts';
 
@@ -117,4 +118,31 @@ export function createErrorHandler(
 export function frameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   const body = clientError(error, request.id);
   void reply.status(body.statusCode).send(body);
+}
+
+/**
+ * Broken requests node refuses itself (a request not received within the timeout, headers
+ * too large, malformed HTTP): answered in the one shape, then the socket is closed.
+ */
+export function clientErrorHandler(requestTimeoutMs: number) {
+  return (error: Error & { code?: string }, socket: Socket): void => {
+    if (error.code === 'ECONNRESET' || socket.destroyed) return;
+    const body =
+      error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? errorBody(
+            408,
+            'request_timeout',
+            `the request was not received within ${Math.round(requestTimeoutMs / 1000)}s (limits.request_timeout); it was dropped`,
+          )
+        : error.code === 'HPE_HEADER_OVERFLOW'
+          ? errorBody(431, 'headers_too_large', 'the request headers are larger than allowed')
+          : errorBody(400, 'bad_request', 'the request is not valid HTTP');
+    const text = JSON.stringify(body);
+    if (socket.writable)
+      socket.write(
+        `HTTP/1.1 ${body.statusCode} ${body.error}\r\nContent-Length: ${Buffer.byteLength(text)}\r\n` +
+          `Content-Type: application/json\r\nConnection: close\r\n\r\n${text}`,
+      );
+    socket.destroy(error);
+  };
 }

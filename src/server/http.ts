@@ -16,7 +16,13 @@ import type { BuildRow } from '../store/builds.ts';
 import { FINISHED } from '../store/builds.ts';
 import type { Job } from '../store/jobs.ts';
 import { ControllerError, planOf, type BuildDetail, type Controller } from './controller.ts';
-import { createErrorHandler, errorBody, frameworkError, requestId } from './http-errors.ts';
+import {
+  clientErrorHandler,
+  createErrorHandler,
+  errorBody,
+  frameworkError,
+  requestId,
+} from './http-errors.ts';
 import { logDownload } from './log-download.ts';
 import { OPENAPI_ROUTES, openApiDocument } from './openapi.ts';
 import type { ScheduleEntry } from './schedules.ts';
@@ -35,6 +41,8 @@ export interface HttpOptions {
   version: string;
   /** The built web UI (dist-ui/); served at / when present. */
   uiDir?: string;
+  /** Longest time to receive a whole request, headers and body (default 30 s). */
+  requestTimeoutMs?: number;
   /** Where errors a client is not told about are logged (default stderr). */
   log?: (line: string) => void;
 }
@@ -261,10 +269,20 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
   const { controller } = options;
   const store = controller.store;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  // Stalled requests (headers or body trickling in) are dropped after the timeout; node
+  // checks for them every second, not every 30 s, so the limit is what users see.
+  const requestTimeout = options.requestTimeoutMs ?? 30_000;
   const app = Fastify({
     logger: false,
     bodyLimit: 1024 * 1024,
     genReqId: requestId,
+    requestTimeout,
+    http: {
+      requestTimeout,
+      headersTimeout: requestTimeout,
+      connectionsCheckingInterval: Math.min(1000, requestTimeout),
+    },
+    clientErrorHandler: clientErrorHandler(requestTimeout),
     frameworkErrors: frameworkError,
   });
   const hasUi = options.uiDir !== undefined && existsSync(join(options.uiDir, 'index.html'));
