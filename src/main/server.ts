@@ -223,6 +223,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     schedules: () => schedules.list(),
     version: options.version,
     uiDir: fileURLToPath(new URL('../../dist-ui', import.meta.url)),
+    metricsPublic: config.metrics.public,
+    authThrottle: { failures: config.limits.authFailures, windowMs: config.limits.authWindowMs },
     requestTimeoutMs: config.limits.requestTimeoutMs,
     log,
   });

@@ -3,7 +3,6 @@
  * live logs over Server-Sent Events, webhooks, health, readiness and metrics.
  * One error shape everywhere: {statusCode, code, error, message}.
  */
-import { timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
@@ -15,6 +14,8 @@ import { matchPatterns } from '../pipeline/glob.ts';
 import type { BuildRow } from '../store/builds.ts';
 import { FINISHED } from '../store/builds.ts';
 import type { Job } from '../store/jobs.ts';
+import { installAuth } from './auth.ts';
+import { createAuthThrottle } from './auth-throttle.ts';
 import { ControllerError, planOf, type BuildDetail, type Controller } from './controller.ts';
 import {
   clientErrorHandler,
@@ -41,10 +42,16 @@ export interface HttpOptions {
   version: string;
   /** The built web UI (dist-ui/); served at / when present. */
   uiDir?: string;
+  /** Serve /metrics without the admin token (default false). */
+  metricsPublic?: boolean;
+  /** Wrong tokens per client address and window before 429 (default 10 per minute). */
+  authThrottle?: { failures: number; windowMs: number };
   /** Longest time to receive a whole request, headers and body (default 30 s). */
   requestTimeoutMs?: number;
   /** Where errors a client is not told about are logged (default stderr). */
   log?: (line: string) => void;
+  /** Sees every route as it is registered (tests enumerate the routes with it). */
+  onRoute?: (route: { method: string[]; url: string }) => void;
 }
 
 const JobBody = z
@@ -194,12 +201,6 @@ function detailView(detail: BuildDetail): Record<string, unknown> {
   };
 }
 
-function tokenMatches(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 export function createMetrics(controller: Controller): Registry {
   const registry = new Registry();
   const store = controller.store;
@@ -286,17 +287,27 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
     frameworkErrors: frameworkError,
   });
   const hasUi = options.uiDir !== undefined && existsSync(join(options.uiDir, 'index.html'));
+  if (options.onRoute) {
+    const observe = options.onRoute;
+    app.addHook('onRoute', (route) => {
+      observe({ method: [route.method].flat(), url: route.url });
+    });
+  }
+  // First of all: every route registered from here on, by anyone, needs the token unless
+  // it is on the open list.
+  installAuth(app, {
+    adminToken: options.adminToken,
+    metricsPublic: options.metricsPublic ?? false,
+    ...(hasUi ? { uiDir: options.uiDir } : {}),
+    throttle: createAuthThrottle(options.authThrottle ?? { failures: 10, windowMs: 60_000 }),
+  });
   const metrics = createMetrics(controller);
 
   app.setErrorHandler(createErrorHandler(log));
   app.setNotFoundHandler((request, reply) => {
-    // Client-side routes fall back to the app; API, hooks and health keep their 404s.
-    const path = request.url.split('?')[0] ?? '/';
-    if (
-      hasUi &&
-      request.method === 'GET' &&
-      !/^\/(api|hooks|healthz|readyz|metrics)(\/|$)/.test(path)
-    )
+    // Client-side routes fall back to the app (a public file); API, hooks and health keep
+    // their 404s, however the path is spelled.
+    if (hasUi && request.method === 'GET' && !reservedPath(request.url))
       return reply.type('text/html; charset=utf-8').sendFile('index.html', options.uiDir);
     return reply
       .status(404)
@@ -340,26 +351,6 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
     return reply.type(metrics.contentType).send(await metrics.metrics());
   });
   app.get('/api/v1/openapi.json', () => openApiDocument(options.version));
-
-  // Everything else under /api/v1 needs the admin token.
-  app.addHook('onRequest', (request, _reply, done) => {
-    const open =
-      !request.url.startsWith('/api/v1/') || request.url.startsWith('/api/v1/openapi.json');
-    const header = request.headers.authorization ?? '';
-    const token = header.startsWith('Bearer ') ? header.slice(7) : '';
-    if (open) done();
-    else if (!token)
-      done(
-        new ControllerError(
-          401,
-          'unauthorized',
-          'this API needs the admin token: send "Authorization: Bearer <token>"',
-        ),
-      );
-    else if (!tokenMatches(token, options.adminToken))
-      done(new ControllerError(401, 'unauthorized', 'the token is not valid'));
-    else done();
-  });
 
   app.get('/api/v1/jobs', async () => {
     const jobs = await store.jobs.list();
@@ -856,6 +847,17 @@ function resolveWebhookSecret(
   } catch (error) {
     throw new Error(`webhook for job ${job}: ${(error as Error).message}`, { cause: error });
   }
+}
+
+/** True for paths of the API, webhooks and health, however they are percent-encoded. */
+function reservedPath(url: string): boolean {
+  let path = url.split('?')[0] ?? '/';
+  try {
+    path = decodeURIComponent(path);
+  } catch {
+    return true;
+  }
+  return /^\/+(\.\/+)*(api|hooks|healthz|readyz|metrics)(\/|$)/i.test(path);
 }
 
 export { OPENAPI_ROUTES };
