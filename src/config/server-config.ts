@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import * as z from 'zod';
+import { pipelinePathProblem } from './pipeline-path.ts';
 import { checkCron, checkTimeZone } from '../pipeline/triggers.ts';
 import type { Diagnostic } from '../pipeline/diagnostics.ts';
 import { sortDiagnostics } from '../pipeline/diagnostics.ts';
@@ -107,6 +108,29 @@ export const ServerConfigSchema = z
         max_build_duration: Duration.optional().describe('Upper bound on any job timeout.'),
         grace: Duration.optional().describe('SIGTERM to SIGKILL grace period (default 10s).'),
         webhook_body: Size.optional().describe('Largest webhook body (default 1MiB).'),
+        request_timeout: Duration.optional().describe(
+          'Longest time a client may take to send a whole request, headers and body (default 30s).',
+        ),
+        auth_failures: z
+          .number()
+          .int()
+          .positive()
+          .optional()
+          .describe(
+            'Wrong admin tokens one client address may send per auth_window before it gets 429 (default 10).',
+          ),
+        auth_window: Duration.optional().describe(
+          'The window of auth_failures, and how long an address is then refused (default 1m).',
+        ),
+      })
+      .strict()
+      .optional(),
+    metrics: z
+      .object({
+        public: z
+          .boolean()
+          .optional()
+          .describe('Serve /metrics without the admin token (default false: the token is needed).'),
       })
       .strict()
       .optional(),
@@ -145,7 +169,17 @@ export interface ServerConfig {
     backend: 'auto' | 'docker' | 'process';
     pull: boolean;
   };
-  limits: { logCapBytes: number; maxBuildMs: number; graceMs: number; webhookBodyBytes: number };
+  limits: {
+    logCapBytes: number;
+    maxBuildMs: number;
+    graceMs: number;
+    webhookBodyBytes: number;
+    requestTimeoutMs: number;
+    authFailures: number;
+    authWindowMs: number;
+  };
+  /** Whether /metrics is served without the admin token. */
+  metrics: { public: boolean };
   /** Secret references by name (resolved by resolveSecrets). */
   secrets: Record<string, string>;
   jobs: ConfigJob[];
@@ -230,10 +264,14 @@ export function parseConfig(
   for (const [key, value] of [
     ['max_build_duration', raw.limits?.max_build_duration],
     ['grace', raw.limits?.grace],
+    ['request_timeout', raw.limits?.request_timeout],
+    ['auth_window', raw.limits?.auth_window],
   ] as const)
     if (value !== undefined) {
       const duration = parseDuration(value);
       if (!duration.ok) problem('invalid-duration', duration.reason, ['limits', key]);
+      else if ((key === 'request_timeout' || key === 'auth_window') && duration.value < 1000)
+        problem('invalid-duration', `limits.${key} must be at least 1s`, ['limits', key]);
     }
   if (raw.listen !== undefined && !parseListen(raw.listen))
     problem('invalid-value', `"${raw.listen}" is not host:port (like 127.0.0.1:8080)`, ['listen']);
@@ -249,6 +287,8 @@ export function parseConfig(
         'jobs',
         name,
       ]);
+    const pipeline = job.pipeline === undefined ? undefined : pipelinePathProblem(job.pipeline);
+    if (pipeline) problem('invalid-value', pipeline, ['jobs', name, 'pipeline']);
     (job.schedules ?? []).forEach((schedule, i) => {
       const cron = checkCron(schedule.cron);
       if (cron) problem('invalid-cron', cron, ['jobs', name, 'schedules', i, 'cron']);
@@ -297,7 +337,11 @@ function buildConfig(
       maxBuildMs: unit(parseDuration(raw.limits?.max_build_duration ?? '6h'), 6 * 3600_000),
       graceMs: unit(parseDuration(raw.limits?.grace ?? '10s'), 10_000),
       webhookBodyBytes: unit(parseSize(raw.limits?.webhook_body ?? '1MiB'), 1048576),
+      requestTimeoutMs: unit(parseDuration(raw.limits?.request_timeout ?? '30s'), 30_000),
+      authFailures: raw.limits?.auth_failures ?? 10,
+      authWindowMs: unit(parseDuration(raw.limits?.auth_window ?? '1m'), 60_000),
     },
+    metrics: { public: raw.metrics?.public ?? false },
     secrets: raw.secrets ?? {},
     jobs: Object.entries(raw.jobs ?? {}).map(([name, job]) => ({
       name,

@@ -159,7 +159,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const read = (): ServerConfig =>
     options.configFile ? loadConfig(options.configFile, overrides) : defaultConfig(overrides);
   let config = read();
-  mkdirSync(config.dataDir, { recursive: true });
+  // The data directory holds the store, the admin token and mirrors: owner only.
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const secrets = resolveSecrets(config, env);
   for (const job of config.jobs)
     if (job.webhookSecret) resolveRef(job.webhookSecret, `jobs.${job.name}.webhook_secret`, env);
@@ -247,6 +248,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     schedules: () => schedules.list(),
     version: options.version,
     uiDir: fileURLToPath(new URL('../../dist-ui', import.meta.url)),
+    metricsPublic: config.metrics.public,
+    authThrottle: { failures: config.limits.authFailures, windowMs: config.limits.authWindowMs },
+    requestTimeoutMs: config.limits.requestTimeoutMs,
+    log,
   });
   await http.listen({ host: config.listen.host, port: config.listen.port });
   const address = http.server.address();

@@ -3,18 +3,28 @@
  * live logs over Server-Sent Events, webhooks, health, readiness and metrics.
  * One error shape everywhere: {statusCode, code, error, message}.
  */
-import { timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import * as z from 'zod';
+import { pipelinePathProblem } from '../config/pipeline-path.ts';
 import { matchPatterns } from '../pipeline/glob.ts';
 import type { BuildRow } from '../store/builds.ts';
 import { FINISHED } from '../store/builds.ts';
 import type { Job } from '../store/jobs.ts';
+import { installAuth } from './auth.ts';
+import { createAuthThrottle } from './auth-throttle.ts';
 import { ControllerError, planOf, type BuildDetail, type Controller } from './controller.ts';
+import {
+  clientErrorHandler,
+  createErrorHandler,
+  errorBody,
+  frameworkError,
+  requestId,
+} from './http-errors.ts';
+import { logDownload } from './log-download.ts';
 import { OPENAPI_ROUTES, openApiDocument } from './openapi.ts';
 import type { ScheduleEntry } from './schedules.ts';
 import { parseDelivery, PROVIDERS, verify, type Provider } from './webhooks.ts';
@@ -32,6 +42,16 @@ export interface HttpOptions {
   version: string;
   /** The built web UI (dist-ui/); served at / when present. */
   uiDir?: string;
+  /** Serve /metrics without the admin token (default false). */
+  metricsPublic?: boolean;
+  /** Wrong tokens per client address and window before 429 (default 10 per minute). */
+  authThrottle?: { failures: number; windowMs: number };
+  /** Longest time to receive a whole request, headers and body (default 30 s). */
+  requestTimeoutMs?: number;
+  /** Where errors a client is not told about are logged (default stderr). */
+  log?: (line: string) => void;
+  /** Sees every route as it is registered (tests enumerate the routes with it). */
+  onRoute?: (route: { method: string[]; url: string }) => void;
 }
 
 const JobBody = z
@@ -189,12 +209,6 @@ function detailView(detail: BuildDetail): Record<string, unknown> {
   };
 }
 
-function tokenMatches(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 export function createMetrics(controller: Controller): Registry {
   const registry = new Registry();
   const store = controller.store;
@@ -263,44 +277,55 @@ export function createMetrics(controller: Controller): Registry {
 export async function createHttpServer(options: HttpOptions): Promise<FastifyInstance> {
   const { controller } = options;
   const store = controller.store;
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
-  const metrics = createMetrics(controller);
-
-  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
-    const known = error instanceof ControllerError;
-    const statusCode = known ? error.statusCode : (error.statusCode ?? 500);
-    const code = known
-      ? error.code
-      : statusCode === 413
-        ? 'body_too_large'
-        : statusCode === 415
-          ? 'unsupported_media_type'
-          : statusCode < 500
-            ? (error.code ?? 'bad_request').toLowerCase()
-            : 'internal';
-    void reply.status(statusCode).send({
-      statusCode,
-      code,
-      error: httpError(statusCode),
-      message: statusCode >= 500 && !known ? `internal error: ${error.message}` : error.message,
-    });
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  // Stalled requests (headers or body trickling in) are dropped after the timeout; node
+  // checks for them every second, not every 30 s, so the limit is what users see.
+  const requestTimeout = options.requestTimeoutMs ?? 30_000;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 1024 * 1024,
+    genReqId: requestId,
+    requestTimeout,
+    http: {
+      requestTimeout,
+      headersTimeout: requestTimeout,
+      connectionsCheckingInterval: Math.min(1000, requestTimeout),
+    },
+    clientErrorHandler: clientErrorHandler(requestTimeout),
+    frameworkErrors: frameworkError,
   });
   const hasUi = options.uiDir !== undefined && existsSync(join(options.uiDir, 'index.html'));
-  app.setNotFoundHandler((request, reply) => {
-    // Client-side routes fall back to the app; API, hooks and health keep their 404s.
-    const path = request.url.split('?')[0] ?? '/';
-    if (
-      hasUi &&
-      request.method === 'GET' &&
-      !/^\/(api|hooks|healthz|readyz|metrics)(\/|$)/.test(path)
-    )
-      return reply.type('text/html; charset=utf-8').sendFile('index.html', options.uiDir);
-    return reply.status(404).send({
-      statusCode: 404,
-      code: 'not_found',
-      error: 'Not Found',
-      message: `no route ${request.method} ${request.url}; see /api/v1/openapi.json`,
+  if (options.onRoute) {
+    const observe = options.onRoute;
+    app.addHook('onRoute', (route) => {
+      observe({ method: [route.method].flat(), url: route.url });
     });
+  }
+  // First of all: every route registered from here on, by anyone, needs the token unless
+  // it is on the open list.
+  installAuth(app, {
+    adminToken: options.adminToken,
+    metricsPublic: options.metricsPublic ?? false,
+    ...(hasUi ? { uiDir: options.uiDir } : {}),
+    throttle: createAuthThrottle(options.authThrottle ?? { failures: 10, windowMs: 60_000 }),
+  });
+  const metrics = createMetrics(controller);
+
+  app.setErrorHandler(createErrorHandler(log));
+  app.setNotFoundHandler((request, reply) => {
+    // Client-side routes fall back to the app (a public file); API, hooks and health keep
+    // their 404s, however the path is spelled.
+    if (hasUi && request.method === 'GET' && !reservedPath(request.url))
+      return reply.type('text/html; charset=utf-8').sendFile('index.html', options.uiDir);
+    return reply
+      .status(404)
+      .send(
+        errorBody(
+          404,
+          'not_found',
+          `no route ${request.method} ${request.url}; see /api/v1/openapi.json`,
+        ),
+      );
   });
 
   app.addHook('onSend', (_request, reply, payload, done) => {
@@ -335,26 +360,6 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
   });
   app.get('/api/v1/openapi.json', () => openApiDocument(options.version));
 
-  // Everything else under /api/v1 needs the admin token.
-  app.addHook('onRequest', (request, _reply, done) => {
-    const open =
-      !request.url.startsWith('/api/v1/') || request.url.startsWith('/api/v1/openapi.json');
-    const header = request.headers.authorization ?? '';
-    const token = header.startsWith('Bearer ') ? header.slice(7) : '';
-    if (open) done();
-    else if (!token)
-      done(
-        new ControllerError(
-          401,
-          'unauthorized',
-          'this API needs the admin token: send "Authorization: Bearer <token>"',
-        ),
-      );
-    else if (!tokenMatches(token, options.adminToken))
-      done(new ControllerError(401, 'unauthorized', 'the token is not valid'));
-    else done();
-  });
-
   app.get('/api/v1/jobs', async () => {
     const jobs = await store.jobs.list();
     const last = await Promise.all(jobs.map((j) => store.builds.list({ job: j.name, limit: 1 })));
@@ -377,6 +382,7 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
         `job name "${name}" may use letters, digits, ".", "_" and "-" (up to 63)`,
       );
     const body = parseBody(JobBody, request.body);
+    checkJobSettings(body, options.resolveRef);
     const existing = await store.jobs.get(name);
     if (existing?.source === 'config')
       fail(
@@ -544,16 +550,8 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
       Number(
         (Array.isArray(lastEventId) ? lastEventId[0] : lastEventId) ?? request.query.after ?? 0,
       ) || 0;
-    if (!follow) {
-      const parts: Buffer[] = [];
-      for (let from = after; ;) {
-        const chunks = await store.logs.read({ ...filter, afterId: from, limit: 1000 });
-        if (chunks.length === 0) break;
-        for (const chunk of chunks) parts.push(chunk.data);
-        from = chunks.at(-1)!.id;
-      }
-      return reply.type('text/plain; charset=utf-8').send(Buffer.concat(parts));
-    }
+    if (!follow)
+      return reply.type('text/plain; charset=utf-8').send(logDownload(store.logs, filter, after));
     return streamLogs(controller, request, reply, filter, after);
   });
 
@@ -600,10 +598,17 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
             `no webhook provider "${request.params.provider}" (use github, gitlab or gitea)`,
           );
         const job = await store.jobs.get(request.params.job);
-        // Same answer for an unknown job and a bad signature: nothing to learn by probing.
-        if (!job?.webhookSecret)
-          fail(401, 'bad_signature', 'the signature or token is missing or wrong for this job');
-        const secret = options.resolveRef(job.webhookSecret, `jobs.${job.name}.webhook_secret`);
+        if (!job) fail(404, 'job_not_found', `there is no job "${request.params.job}"`);
+        if (!job.webhookSecret)
+          fail(
+            403,
+            'webhooks_disabled',
+            `job "${job.name}" takes no webhooks: set its webhook_secret (jobs.${job.name}.webhook_secret in the configuration, or webhook_secret through the API) and sign deliveries with it`,
+          );
+        // A reference that cannot be resolved is the operator's problem: it is logged
+        // under the request id, and the sender learns nothing about it (a plain Error
+        // becomes the generic 500).
+        const secret = resolveWebhookSecret(options.resolveRef, job.name, job.webhookSecret);
         const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
         if (!verify(provider, request.headers, body, secret))
           fail(401, 'bad_signature', 'the signature or token is missing or wrong for this job');
@@ -823,19 +828,47 @@ async function streamLogs(
   await sse.done;
 }
 
-function httpError(statusCode: number): string {
-  const names: Record<number, string> = {
-    400: 'Bad Request',
-    401: 'Unauthorized',
-    403: 'Forbidden',
-    404: 'Not Found',
-    409: 'Conflict',
-    413: 'Payload Too Large',
-    415: 'Unsupported Media Type',
-    422: 'Unprocessable Entity',
-    503: 'Service Unavailable',
-  };
-  return names[statusCode] ?? (statusCode >= 500 ? 'Internal Server Error' : 'Error');
+/**
+ * Settings given through the API are checked like the configuration file's: the pipeline
+ * path (the same check) and that the webhook secret reference resolves now, not at the
+ * first delivery.
+ */
+function checkJobSettings(
+  body: { pipeline?: string | undefined; webhook_secret?: string | null | undefined },
+  resolveRef: HttpOptions['resolveRef'],
+): void {
+  const problem = body.pipeline === undefined ? undefined : pipelinePathProblem(body.pipeline);
+  if (problem) fail(400, 'invalid_pipeline_path', `pipeline: ${problem}`);
+  if (body.webhook_secret) {
+    try {
+      resolveRef(body.webhook_secret, 'webhook_secret');
+    } catch (error) {
+      fail(400, 'invalid_webhook_secret', (error as Error).message);
+    }
+  }
+}
+
+function resolveWebhookSecret(
+  resolveRef: HttpOptions['resolveRef'],
+  job: string,
+  ref: string,
+): string {
+  try {
+    return resolveRef(ref, `jobs.${job}.webhook_secret`);
+  } catch (error) {
+    throw new Error(`webhook for job ${job}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** True for paths of the API, webhooks and health, however they are percent-encoded. */
+function reservedPath(url: string): boolean {
+  let path = url.split('?')[0] ?? '/';
+  try {
+    path = decodeURIComponent(path);
+  } catch {
+    return true;
+  }
+  return /^\/+(\.\/+)*(api|hooks|healthz|readyz|metrics)(\/|$)/i.test(path);
 }
 
 export { OPENAPI_ROUTES };

@@ -12,7 +12,10 @@ export interface RouteDoc {
   responses: Record<string, string>;
 }
 
-const common = { '401': 'No or wrong admin token.' };
+const common = {
+  '401': 'No or wrong admin token.',
+  '429': 'Too many wrong tokens from this address; see Retry-After.',
+};
 
 export const OPENAPI_ROUTES: RouteDoc[] = [
   {
@@ -35,10 +38,10 @@ export const OPENAPI_ROUTES: RouteDoc[] = [
     method: 'get',
     path: '/metrics',
     summary:
-      'Prometheus metrics: queue depth, running attempts, build durations by outcome, agents, log bytes.',
+      'Prometheus metrics: queue depth, running attempts, build durations by outcome, agents, log bytes. Needs the token unless `metrics.public` is set.',
     tag: 'health',
-    auth: false,
-    responses: { '200': 'Prometheus text format.' },
+    auth: true,
+    responses: { '200': 'Prometheus text format.', ...common },
   },
   {
     method: 'get',
@@ -188,6 +191,8 @@ export const OPENAPI_ROUTES: RouteDoc[] = [
       '201': 'Build queued.',
       '202': 'Valid but builds nothing, with the reason.',
       '401': 'Missing or wrong signature.',
+      '403': 'The job has no webhook secret: webhooks are off for it.',
+      '404': 'No such provider or job.',
       '413': 'Body too large.',
     },
   },

@@ -2,7 +2,7 @@
  * Opens the embedded store: one SQLite file in WAL mode under the data directory, with
  * every migration applied. The PostgreSQL driver will join here with the same queries.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, type MigrationProvider } from 'kysely';
@@ -28,9 +28,12 @@ export class StoreError extends Error {}
 
 /** `:memory:` gives a throw-away store for tests. */
 export async function openStore(file: string): Promise<Store> {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   let sqlite: SQLite.Database;
   try {
+    if (file !== ':memory:') {
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      ownerOnly(file);
+    }
     sqlite = new SQLite(file);
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
@@ -54,6 +57,17 @@ export async function openStore(file: string): Promise<Store> {
       await db.destroy();
     },
   };
+}
+
+/**
+ * The store holds build logs, webhook secret references and more: only its owner may read
+ * it. The file is made 0600 before SQLite opens it, and SQLite gives its `-wal` and
+ * `-shm` files the database file's mode; files left by an older version are fixed too.
+ */
+function ownerOnly(file: string): void {
+  closeSync(openSync(file, 'a', 0o600));
+  for (const path of [file, `${file}-wal`, `${file}-shm`])
+    if (existsSync(path)) chmodSync(path, 0o600);
 }
 
 /**

@@ -101,7 +101,9 @@ describe('slipway server (real process, real Docker)', () => {
     expect(logs.stdout).toMatch(/^\[test:1\] testing$/m);
     const raw = await client(url, ['logs', 'app#1', '--raw']);
     expect(raw.stdout).toContain('building 1.2.3\n');
-    const metrics = await (await fetch(`${url}/metrics`)).text();
+    const metrics = await (
+      await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })
+    ).text();
     expect(metrics).toMatch(/slipway_builds_finished_total\{status="success"\} 1/);
     expect(slipwayContainers()).toEqual([]);
   });
