@@ -40,6 +40,13 @@ describe('LogScanner', () => {
     }
   });
 
+  it('matches text without letters byte for byte', () => {
+    const log = 'step 1/3\nstep 2/3\n==> 3/3 done\n';
+    for (const size of [1, 4, 100])
+      expect(scan(log, '3/3', size).matches).toEqual(reference(log, '3/3'));
+    expect(reference(log, '3/3').map((m) => m.line)).toEqual([3]);
+  });
+
   it('gives the line number and line start a viewer needs to jump to a match', () => {
     const found = scan(text, 'ünïcödé', 4);
     expect(found.matches).toEqual([

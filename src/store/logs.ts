@@ -9,8 +9,11 @@ import type { Database, LogChunksTable } from './schema.ts';
 
 export type { LogMatch, LogSearchResult } from './log-search.ts';
 
-/** Chunks read per query while searching: at most this many times the largest chunk in memory. */
-const SEARCH_PAGE = 4;
+/**
+ * Chunks read per query while searching: at most this many times the largest chunk (256 KiB)
+ * in memory, and the longest the event loop waits for a search between two pages.
+ */
+export const SEARCH_PAGE = 2;
 
 export interface LogChunk {
   id: number;
@@ -177,6 +180,9 @@ export class LogStore {
       for (const row of rows) scanner.push(Number(row.offset), row.data);
       if (rows.length < SEARCH_PAGE) break;
       after = Number(rows.at(-1)!.offset);
+      // The embedded driver answers synchronously: without this, a search of a large log
+      // would hold the event loop (every other request) until it ends.
+      await new Promise((resolve) => setImmediate(resolve));
     }
     return scanner.result();
   }
