@@ -257,6 +257,13 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
   const store = controller.store;
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
   const metrics = createMetrics(controller);
+  // Open Server-Sent Events streams (a browser tab keeps one open for as long as it shows
+  // a page): ended before the server closes, or closing would wait for every tab.
+  app.decorate('sseStreams', new Set<() => void>());
+  app.addHook('preClose', (done) => {
+    for (const close of [...app.sseStreams]) close();
+    done();
+  });
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
     const known = error instanceof ControllerError;
@@ -688,6 +695,13 @@ export const CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Closes each open SSE stream (see createHttpServer). */
+    sseStreams: Set<() => void>;
+  }
+}
+
 interface SseStream {
   res: FastifyReply['raw'];
   isClosed(): boolean;
@@ -717,9 +731,11 @@ function openSse(request: FastifyRequest, reply: FastifyReply, onClose: () => vo
     if (closed) return;
     closed = true;
     clearInterval(heartbeat);
+    request.server.sseStreams.delete(close);
     onClose();
     res.end();
   };
+  request.server.sseStreams.add(close);
   request.raw.on('close', close);
   return {
     res,
