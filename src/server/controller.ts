@@ -93,6 +93,8 @@ export class ControllerError extends Error {
 export interface QueueEntry {
   attemptId: number;
   buildId: number;
+  /** The build's number in its job (`job #12`), what people call it. */
+  buildNumber: number;
   job: string;
   jobRun: string;
   labels: string;
@@ -405,7 +407,13 @@ export class Controller implements ControllerPort {
   /** What each connected agent runs, with the build and job run of each attempt. */
   async agentsDetail(): Promise<
     (ReturnType<Controller['listAgents']>[number] & {
-      runs: { attemptId: number; buildId: number; jobRun: string }[];
+      runs: {
+        attemptId: number;
+        buildId: number;
+        job: string;
+        buildNumber: number;
+        jobRun: string;
+      }[];
     })[]
   > {
     const out = [];
@@ -414,7 +422,15 @@ export class Controller implements ControllerPort {
       for (const attemptId of agent.running) {
         const attempt = await this.store.builds.attempt(attemptId);
         const run = attempt ? await this.store.builds.jobRun(attempt.job_run_id) : undefined;
-        if (attempt && run) runs.push({ attemptId, buildId: attempt.build_id, jobRun: run.name });
+        const build = attempt ? await this.store.builds.build(attempt.build_id) : undefined;
+        if (attempt && run && build)
+          runs.push({
+            attemptId,
+            buildId: attempt.build_id,
+            job: build.job,
+            buildNumber: build.number,
+            jobRun: run.name,
+          });
       }
       out.push({ ...agent, runs });
     }
@@ -763,6 +779,7 @@ export class Controller implements ControllerPort {
       return {
         attemptId: entry.id,
         buildId: entry.build_id,
+        buildNumber: entry.build_number,
         job: entry.job,
         jobRun: entry.name,
         labels: entry.labels,

@@ -294,6 +294,13 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
     clientErrorHandler: clientErrorHandler(requestTimeout),
     frameworkErrors: frameworkError,
   });
+  // Open Server-Sent Events streams (a browser tab keeps one open for as long as it shows
+  // a page): ended before the server closes, or closing would wait for every tab.
+  app.decorate('sseStreams', new Set<() => void>());
+  app.addHook('preClose', (done) => {
+    for (const close of [...app.sseStreams]) close();
+    done();
+  });
   const hasUi = options.uiDir !== undefined && existsSync(join(options.uiDir, 'index.html'));
   if (options.onRoute) {
     const observe = options.onRoute;
@@ -555,6 +562,36 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
     return streamLogs(controller, request, reply, filter, after);
   });
 
+  app.get<{
+    Params: { id: string };
+    Querystring: { attempt?: string; step?: string; q?: string; limit?: string };
+  }>('/api/v1/builds/:id/logs/search', async (request) => {
+    const buildId = idParam(request.params.id, 'build');
+    if (!(await store.builds.build(buildId)))
+      fail(404, 'build_not_found', `there is no build ${buildId}`);
+    const { q, attempt, step, limit } = request.query;
+    if (attempt === undefined || step === undefined)
+      fail(400, 'invalid_query', 'a log search needs ?attempt=ID&step=N&q=TEXT');
+    const attemptId = idParam(attempt, 'attempt');
+    const stepIndex = Number(step);
+    if (!Number.isInteger(stepIndex)) fail(400, 'invalid_step', 'step must be a number');
+    if (!q || q.length > 1000 || /[\r\n]/.test(q))
+      fail(400, 'invalid_query', 'q is the text to find: one line of 1 to 1000 characters');
+    const max = limit === undefined ? 100 : Number(limit);
+    if (!Number.isInteger(max) || max < 1 || max > 1000)
+      fail(400, 'invalid_query', `limit "${limit}" must be a whole number from 1 to 1000`);
+    const row = await store.builds.attempt(attemptId);
+    if (row?.build_id !== buildId)
+      fail(404, 'attempt_not_found', `build ${buildId} has no attempt ${attemptId}`);
+    const found = await store.logs.search(attemptId, stepIndex, q, max);
+    return {
+      matches: found.matches,
+      truncated: found.truncated,
+      scanned: found.scanned,
+      newlines: found.newlines,
+    };
+  });
+
   app.get<{ Params: { name: string }; Querystring: { branch?: string } }>(
     '/api/v1/jobs/:name/inputs',
     (request) => controller.manualInputs(request.params.name, request.query.branch),
@@ -674,6 +711,13 @@ export const CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Closes each open SSE stream (see createHttpServer). */
+    sseStreams: Set<() => void>;
+  }
+}
+
 interface SseStream {
   res: FastifyReply['raw'];
   isClosed(): boolean;
@@ -703,9 +747,11 @@ function openSse(request: FastifyRequest, reply: FastifyReply, onClose: () => vo
     if (closed) return;
     closed = true;
     clearInterval(heartbeat);
+    request.server.sseStreams.delete(close);
     onClose();
     res.end();
   };
+  request.server.sseStreams.add(close);
   request.raw.on('close', close);
   return {
     res,

@@ -152,6 +152,20 @@ export const OPENAPI_ROUTES: RouteDoc[] = [
   },
   {
     method: 'get',
+    path: '/api/v1/builds/{id}/logs/search',
+    summary:
+      "Finds text in one step's whole log (?attempt, ?step, ?q, ?limit up to 1000, default 100), case-insensitive for ASCII, read chunk by chunk on the server: {matches: [{offset, line, lineStart}], truncated, scanned, newlines}.",
+    tag: 'logs',
+    auth: true,
+    responses: {
+      '200': 'The matches in log order.',
+      '400': 'A missing or invalid attempt, step, q or limit.',
+      '404': 'No such build, or no such attempt in it.',
+      ...common,
+    },
+  },
+  {
+    method: 'get',
     path: '/api/v1/queue',
     summary: 'Queued attempts and why each waits.',
     tag: 'queue',

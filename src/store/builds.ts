@@ -183,13 +183,15 @@ export class BuildStore {
   }
 
   /** The queue: queued attempts with their job run's labels, by priority then age. */
-  async queued(): Promise<(AttemptRow & { labels: string; name: string; job: string })[]> {
+  async queued(): Promise<
+    (AttemptRow & { labels: string; name: string; job: string; build_number: number })[]
+  > {
     return this.db
       .selectFrom('attempts')
       .innerJoin('job_runs', 'job_runs.id', 'attempts.job_run_id')
       .innerJoin('builds', 'builds.id', 'attempts.build_id')
       .selectAll('attempts')
-      .select(['job_runs.labels', 'job_runs.name', 'builds.job'])
+      .select(['job_runs.labels', 'job_runs.name', 'builds.job', 'builds.number as build_number'])
       .where('attempts.status', '=', 'queued')
       .orderBy('attempts.priority', 'desc')
       .orderBy('attempts.id')

@@ -4,7 +4,16 @@
  * retried safely. The global chunk id orders everything and resumes live streams.
  */
 import { sql, type Kysely, type Selectable } from 'kysely';
+import { LogScanner, type LogSearchResult } from './log-search.ts';
 import type { Database, LogChunksTable } from './schema.ts';
+
+export type { LogMatch, LogSearchResult } from './log-search.ts';
+
+/**
+ * Chunks read per query while searching: at most this many times the largest chunk (256 KiB)
+ * in memory, and the longest the event loop waits for a search between two pages.
+ */
+export const SEARCH_PAGE = 2;
 
 export interface LogChunk {
   id: number;
@@ -144,6 +153,38 @@ export class LogStore {
       const end = Math.max(cut, Math.min(chunk.data.length, to - chunk.offset));
       return { ...chunk, offset: chunk.offset + cut, data: chunk.data.subarray(cut, end) };
     });
+  }
+
+  /**
+   * Finds `query` in one step's log (case-insensitive for ASCII letters), reading it a few
+   * chunks at a time in offset order, so a log of any size is searched in bounded memory.
+   * Returns at most `limit` matches, each with its line number.
+   */
+  async search(
+    attemptId: number,
+    step: number,
+    query: string,
+    limit: number,
+  ): Promise<LogSearchResult> {
+    const scanner = new LogScanner(query, limit);
+    for (let after = -1; !scanner.done;) {
+      const rows = await this.db
+        .selectFrom('log_chunks')
+        .select(['offset', 'data'])
+        .where('attempt_id', '=', attemptId)
+        .where('step', '=', step)
+        .where('offset', '>', after)
+        .orderBy('offset')
+        .limit(SEARCH_PAGE)
+        .execute();
+      for (const row of rows) scanner.push(Number(row.offset), row.data);
+      if (rows.length < SEARCH_PAGE) break;
+      after = Number(rows.at(-1)!.offset);
+      // The embedded driver answers synchronously: without this, a search of a large log
+      // would hold the event loop (every other request) until it ends.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return scanner.result();
   }
 
   /** Total bytes stored, for metrics. */

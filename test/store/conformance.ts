@@ -207,6 +207,48 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       await store.close();
     });
 
+    it('logs: a search reads the whole step log in pages and finds matches across chunk edges', async () => {
+      const store = await open();
+      // 40 chunks of 300 bytes: more than the few chunks one search query reads.
+      const text = Array.from({ length: 1200 }, (_, i) =>
+        i % 97 === 5 ? `line ${i} has a NEEDLE\n` : `line ${i}\n`,
+      ).join('');
+      const bytes = Buffer.from(text);
+      for (let seq = 0, at = 0; at < bytes.length; seq++, at += 300)
+        await store.logs.append({
+          buildId: 1,
+          attemptId: 7,
+          step: 0,
+          seq,
+          offset: at,
+          stream: seq % 3 ? 'stdout' : 'stderr',
+          data: bytes.subarray(at, at + 300),
+        });
+      await store.logs.append({
+        buildId: 1,
+        attemptId: 7,
+        step: 1,
+        seq: 0,
+        offset: 0,
+        stream: 'stdout',
+        data: Buffer.from('needle in another step\n'),
+      });
+      const found = await store.logs.search(7, 0, 'needle', 100);
+      const lines = text.split('\n');
+      const expected = lines.flatMap((line, i) =>
+        line.includes('NEEDLE')
+          ? [{ offset: text.indexOf(line) + line.indexOf('NEEDLE'), line: i + 1 }]
+          : [],
+      );
+      expect(found.matches.map((m) => ({ offset: m.offset, line: m.line }))).toEqual(expected);
+      expect(found.matches.every((m) => text.slice(m.lineStart).startsWith('line '))).toBe(true);
+      expect(found).toMatchObject({ truncated: false, scanned: bytes.length, newlines: 1200 });
+      const limited = await store.logs.search(7, 0, 'needle', 3);
+      expect(limited.matches).toHaveLength(3);
+      expect(limited.truncated).toBe(true);
+      await store.close();
+    });
+
     it('triggers: a delivery is recorded once; fire times are kept', async () => {
       const store = await open();
       expect(

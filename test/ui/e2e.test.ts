@@ -179,7 +179,9 @@ describe('the web UI', () => {
     await page.getByRole('link', { name: 'app', exact: true }).click();
     await page.getByRole('heading', { name: 'app' }).waitFor();
     // The branch chooser offers the repository's branches.
-    await expect.poll(() => page.locator('datalist#branches option').count()).toBeGreaterThan(3);
+    await expect
+      .poll(() => page.locator('datalist#branches option').count(), { timeout: 15_000 })
+      .toBeGreaterThan(3);
     await page.getByLabel('greeting').fill('bonjour');
     await page.getByLabel('level').selectOption('high');
     await page.screenshot({ path: join(SHOTS, 'job.png'), fullPage: true });

@@ -1,12 +1,12 @@
-import { useState, type FormEvent } from 'react';
-import { api, setToken, token } from './api.ts';
+import { useEffect, useState, type FormEvent } from 'react';
+import { api, onSessionEnd, setToken, token } from './api.ts';
 import { BuildPage } from './pages/Build.tsx';
 import { Dashboard } from './pages/Dashboard.tsx';
 import { JobPage } from './pages/Job.tsx';
 import { QueuePage } from './pages/Queue.tsx';
 import { useRoute } from './router.ts';
 
-function Login({ onDone }: { onDone: () => void }) {
+function Login({ onDone, notice }: { onDone: () => void; notice: string | null }) {
   const [value, setValue] = useState('');
   const [error, setError] = useState<string | null>(null);
   const submit = async (event: FormEvent): Promise<void> => {
@@ -22,6 +22,11 @@ function Login({ onDone }: { onDone: () => void }) {
   return (
     <main className="login">
       <h1>Slipway</h1>
+      {notice && !error && (
+        <p role="alert" className="notice">
+          {notice}
+        </p>
+      )}
       <form onSubmit={(e) => void submit(e)}>
         <label htmlFor="token">Admin token</label>
         <p className="hint">
@@ -50,7 +55,29 @@ function Login({ onDone }: { onDone: () => void }) {
 export function App() {
   const route = useRoute();
   const [signedIn, setSignedIn] = useState(() => token() !== null);
-  if (!signedIn) return <Login onDone={() => setSignedIn(true)} />;
+  const [notice, setNotice] = useState<string | null>(null);
+  // A token the server stops accepting (rotated, or the server restarted with another)
+  // ends the session everywhere at once: back to signing in, on the same page afterwards.
+  useEffect(
+    () =>
+      onSessionEnd(() => {
+        setNotice(
+          'Your session has ended: the server no longer accepts this token (it was changed, or the server restarted with another one). Sign in again to go on.',
+        );
+        setSignedIn(false);
+      }),
+    [],
+  );
+  if (!signedIn)
+    return (
+      <Login
+        notice={notice}
+        onDone={() => {
+          setNotice(null);
+          setSignedIn(true);
+        }}
+      />
+    );
   const current = route.page;
   return (
     <>

@@ -27,3 +27,33 @@ describe('parseAnsi', () => {
     );
   });
 });
+
+describe('carriage returns and erasing, as a terminal draws them', () => {
+  const shown = (text: string): string =>
+    parseAnsi(text)
+      .segments.map((s) => s.text)
+      .join('');
+
+  it('shows the last state of a progress line', () => {
+    expect(shown('progress 10%\rprogress 50%\rprogress 100%')).toBe('progress 100%');
+    expect(shown('downloading... 3/3\r\n')).toBe('downloading... 3/3');
+    expect(shown('\r\rdone\r')).toBe('done');
+  });
+
+  it('overwrites column by column, like a terminal, unless the line is erased', () => {
+    expect(shown('abcdef\rXY')).toBe('XYcdef');
+    expect(shown('abcdef\r\x1b[KXY')).toBe('XY');
+    expect(shown('abcdef\x1b[2K\rXY')).toBe('XY');
+    expect(shown('abcdef\b\b\x1b[1K')).toBe('     f');
+    expect(shown('ab\bc')).toBe('ac');
+    expect(shown('plain line\x1b[K')).toBe('plain line');
+  });
+
+  it('keeps the style of each character it draws over', () => {
+    const { segments } = parseAnsi('\x1b[31mred red\r\x1b[32mgreen');
+    expect(segments.map((s) => [s.text, styleClasses(s.style)])).toEqual([
+      ['green', 'fg-2'],
+      ['ed', 'fg-1'],
+    ]);
+  });
+});

@@ -18,6 +18,9 @@ export interface Build {
   pr: number | null;
   sha: string;
   inputs: Record<string, unknown>;
+  /** The commit's message and author, when the controller knows them. */
+  commitMessage?: string | null;
+  commitAuthor?: string | null;
   createdAt: number;
   startedAt: number | null;
   finishedAt: number | null;
@@ -102,6 +105,7 @@ export interface Input {
 export interface QueueEntry {
   attemptId: number;
   buildId: number;
+  buildNumber: number;
   job: string;
   jobRun: string;
   labels: string;
@@ -116,7 +120,7 @@ export interface Agent {
   executors: number;
   backend: string;
   running: number[];
-  runs: { attemptId: number; buildId: number; jobRun: string }[];
+  runs: { attemptId: number; buildId: number; job: string; buildNumber: number; jobRun: string }[];
   connectedAt: number;
   lastSeen: number;
 }
@@ -150,6 +154,26 @@ export function setToken(value: string | null): void {
   else sessionStorage.removeItem(TOKEN_KEY);
 }
 
+const sessionListeners = new Set<() => void>();
+
+/**
+ * Calls `listener` when the server stops accepting the token of a signed-in tab (a 401 to
+ * any request or stream): the token is dropped from session storage first.
+ * Returns the unsubscribe function.
+ */
+export function onSessionEnd(listener: () => void): () => void {
+  sessionListeners.add(listener);
+  return () => {
+    sessionListeners.delete(listener);
+  };
+}
+
+function unauthorized(): void {
+  if (token() === null) return;
+  setToken(null);
+  for (const listener of sessionListeners) listener();
+}
+
 function headers(extra: Record<string, string> = {}): Record<string, string> {
   return { authorization: `Bearer ${token() ?? ''}`, ...extra };
 }
@@ -164,7 +188,7 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
   const data = text ? (JSON.parse(text) as unknown) : undefined;
   if (!response.ok) {
     const error = (data ?? {}) as { code?: string; message?: string };
-    if (response.status === 401) setToken(null);
+    if (response.status === 401) unauthorized();
     throw new ApiError(
       response.status,
       error.code ?? 'error',
@@ -207,6 +231,7 @@ export async function follow(
         }),
         signal,
       });
+      if (response.status === 401) unauthorized();
       if (!response.ok || !response.body)
         throw new ApiError(response.status, 'stream', 'stream failed');
       const reader = response.body.getReader();
@@ -247,6 +272,8 @@ export async function follow(
 /** Downloads a URL that needs the token, through a blob (the token never goes in a URL). */
 export async function download(path: string, name: string): Promise<void> {
   const response = await fetch(path, { headers: headers() });
+  if (response.status === 401) unauthorized();
+  if (!response.ok) throw new ApiError(response.status, 'download', response.statusText);
   const blob = await response.blob();
   const url = URL.createObjectURL(blob);
   const link = document.createElement('a');

@@ -54,3 +54,67 @@ export function outcomeLabel(outcome: string | null, status: string): string {
       return outcome;
   }
 }
+
+/** Where and how to show times; by default the viewer's own zone and locale. */
+export interface Zone {
+  timeZone?: string;
+  locale?: string;
+}
+
+function formatter(options: Intl.DateTimeFormatOptions, zone: Zone): Intl.DateTimeFormat {
+  return new Intl.DateTimeFormat(zone.locale, {
+    hourCycle: 'h23',
+    ...options,
+    ...(zone.timeZone ? { timeZone: zone.timeZone } : {}),
+  });
+}
+
+/** The zone's short name at a time: `CET`, `GMT+5:30`, `UTC`. */
+export function zoneName(time: number, zone: Zone = {}): string {
+  return (
+    formatter({ timeZoneName: 'short' }, zone)
+      .formatToParts(time)
+      .find((p) => p.type === 'timeZoneName')?.value ?? ''
+  );
+}
+
+/**
+ * A point in time for people: the local time with its zone (`14:02 GMT+1`), and the date
+ * in front when it is not today (`3 Jun 2025, 14:02 GMT+1`).
+ */
+export function dateTime(time: number, now = Date.now(), zone: Zone = {}): string {
+  const day = formatter({ year: 'numeric', month: 'short', day: 'numeric' }, zone);
+  const clock = formatter({ hour: '2-digit', minute: '2-digit' }, zone).format(time);
+  const date = day.format(time) === day.format(now) ? '' : `${day.format(time)}, `;
+  return `${date}${clock} ${zoneName(time, zone)}`;
+}
+
+/** A log timestamp in the local zone, to the millisecond: `14:02:03.120`. */
+export function logClock(time: number, zone: Zone = {}): string {
+  return formatter(
+    { hour: '2-digit', minute: '2-digit', second: '2-digit', fractionalSecondDigits: 3 },
+    zone,
+  ).format(time);
+}
+
+/** The full instant with its UTC offset, for tooltips and `<time dateTime>`. */
+export function isoWithOffset(time: number, zone: Zone = {}): string {
+  const parts = Object.fromEntries(
+    formatter(
+      {
+        year: 'numeric',
+        month: '2-digit',
+        day: '2-digit',
+        hour: '2-digit',
+        minute: '2-digit',
+        second: '2-digit',
+        timeZoneName: 'longOffset',
+      },
+      { ...zone, locale: 'en-US' },
+    )
+      .formatToParts(time)
+      .map((p) => [p.type, p.value]),
+  );
+  const offset = parts.timeZoneName === 'GMT' ? '+00:00' : String(parts.timeZoneName).slice(3);
+  return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}:${parts.second}${offset}`;
+}

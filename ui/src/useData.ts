@@ -1,12 +1,17 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
+import { ApiError } from './api.ts';
 
-/** Loads data, and reloads it when `reload` is called (coalesced); keeps the last value. */
+/**
+ * Loads data, and reloads it when `reload` is called (coalesced); keeps the last value.
+ * `status` is the HTTP status of the last failure (404: the thing does not exist).
+ */
 export function useData<T>(
   load: () => Promise<T>,
   deps: unknown[],
-): { data: T | null; error: string | null; reload: () => void } {
+): { data: T | null; error: string | null; status: number | null; reload: () => void } {
   const [data, setData] = useState<T | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [status, setStatus] = useState<number | null>(null);
   const loading = useRef(false);
   const again = useRef(false);
   const loader = useRef(load);
@@ -22,8 +27,12 @@ export function useData<T>(
       .then((value) => {
         setData(value);
         setError(null);
+        setStatus(null);
       })
-      .catch((e: unknown) => setError((e as Error).message))
+      .catch((e: unknown) => {
+        setError((e as Error).message);
+        setStatus(e instanceof ApiError ? e.status : null);
+      })
       .finally(() => {
         loading.current = false;
         if (again.current) {
@@ -33,5 +42,5 @@ export function useData<T>(
       });
   }, []);
   useEffect(reload, deps);
-  return { data, error, reload };
+  return { data, error, status, reload };
 }

@@ -1,3 +1,4 @@
+import { useLayoutEffect, useRef, useState } from 'react';
 import type { JobRun } from '../api.ts';
 import { duration, outcomeKind } from '../format.ts';
 
@@ -5,10 +6,23 @@ const W = 190;
 const H = 44;
 const GAP_X = 60;
 const GAP_Y = 14;
+/** Characters of a name that fit on a node; longer names are cut and shown whole on hover or focus. */
+export const NAME_FITS = 25;
+const TIP_H = 26;
+
+/** The label drawn on a node: the name, cut with an ellipsis when it does not fit. */
+export function nodeLabel(name: string): string {
+  return name.length > NAME_FITS ? `${name.slice(0, NAME_FITS - 1)}…` : name;
+}
 
 /**
  * The pipeline graph: one column per stage, a node per job run (matrix variants of one
  * job stacked together), an edge per `needs`. Text is rendered as SVG text nodes only.
+ *
+ * Three things are shown apart, so none hides another: the status is the node's outline
+ * colour (a failed node stays red when selected), the selection is a tinted fill with a
+ * bar and a bold name, and keyboard focus is a separate ring around the node. A cut name
+ * is shown whole in a label under the node while it is hovered or focused.
  */
 export function Graph({
   runs,
@@ -19,6 +33,9 @@ export function Graph({
   selected: number | null;
   onSelect: (run: JobRun) => void;
 }) {
+  const [active, setActive] = useState<string | null>(null);
+  const tipText = useRef<SVGTextElement>(null);
+  const [tipWidth, setTipWidth] = useState(W);
   const stages = new Map<number, JobRun[]>();
   for (const run of runs) stages.set(run.stage, [...(stages.get(run.stage) ?? []), run]);
   const columns = [...stages.keys()].sort((a, b) => a - b);
@@ -27,11 +44,21 @@ export function Graph({
     // Group matrix variants of one job next to each other.
     const list = [...stages.get(stage)!].sort((a, b) => a.job.localeCompare(b.job) || a.id - b.id);
     list.forEach((run, row) =>
-      position.set(run.name, { x: col * (W + GAP_X) + 4, y: row * (H + GAP_Y) + 4 }),
+      position.set(run.name, { x: col * (W + GAP_X) + 8, y: row * (H + GAP_Y) + 8 }),
     );
   });
-  const width = columns.length * (W + GAP_X);
-  const height = Math.max(...columns.map((s) => stages.get(s)!.length), 1) * (H + GAP_Y) + 8;
+  const tipFor = active !== null && nodeLabel(active) !== active ? active : null;
+  const tipAt = tipFor !== null ? position.get(tipFor) : undefined;
+  useLayoutEffect(() => {
+    const measured = tipText.current?.getComputedTextLength();
+    if (measured) setTipWidth(Math.max(W, Math.ceil(measured) + 20));
+  }, [tipFor]);
+  let width = columns.length * (W + GAP_X);
+  let height = Math.max(...columns.map((s) => stages.get(s)!.length), 1) * (H + GAP_Y) + 12;
+  if (tipAt) {
+    width = Math.max(width, tipAt.x + tipWidth + 8);
+    height = Math.max(height, tipAt.y + H + 4 + TIP_H + 8);
+  }
   return (
     <svg
       className="graph"
@@ -63,16 +90,24 @@ export function Graph({
         const p = position.get(run.name)!;
         const kind = outcomeKind(run.outcome, run.status);
         const last = run.attempts.at(-1);
+        const isSelected = selected === run.id;
+        const enter = (): void => setActive(run.name);
+        const leave = (): void => setActive((a) => (a === run.name ? null : a));
         return (
           <g
             key={run.id}
-            className={`node node-${kind}${selected === run.id ? ' selected' : ''}`}
+            className={`node node-${kind}${isSelected ? ' selected' : ''}`}
             transform={`translate(${p.x},${p.y})`}
             tabIndex={0}
             role="button"
+            aria-pressed={isSelected}
             aria-label={`${run.name}: ${run.outcome ?? run.status}`}
             data-jobrun={run.name}
             onClick={() => onSelect(run)}
+            onFocus={enter}
+            onBlur={leave}
+            onMouseEnter={enter}
+            onMouseLeave={leave}
             onKeyDown={(e) => {
               if (e.key === 'Enter' || e.key === ' ') {
                 e.preventDefault();
@@ -80,16 +115,34 @@ export function Graph({
               }
             }}
           >
-            <rect width={W} height={H} rx={6} />
-            <text x={10} y={18} className="node-name">
-              {run.name.length > 26 ? `${run.name.slice(0, 25)}…` : run.name}
+            <title>{run.name}</title>
+            <rect className="focus-ring" x={-5} y={-5} width={W + 10} height={H + 10} rx={9} />
+            <rect className="box" width={W} height={H} rx={6} />
+            {isSelected && (
+              <rect className="selection-mark" x={3} y={7} width={4} height={H - 14} rx={2} />
+            )}
+            <text x={14} y={18} className="node-name">
+              {nodeLabel(run.name)}
             </text>
-            <text x={10} y={34} className="node-meta">
+            <text x={14} y={34} className="node-meta">
               {`${run.outcome ?? run.status} · ${duration(last?.startedAt ?? null, last?.finishedAt ?? null)}`}
             </text>
           </g>
         );
       })}
+      {tipFor !== null && tipAt && (
+        <g
+          className="node-tip"
+          transform={`translate(${tipAt.x},${tipAt.y + H + 4})`}
+          aria-hidden="true"
+          data-tip-for={tipFor}
+        >
+          <rect width={tipWidth} height={TIP_H} rx={4} />
+          <text ref={tipText} x={10} y={17}>
+            {tipFor}
+          </text>
+        </g>
+      )}
     </svg>
   );
 }

@@ -1,21 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { appendChunks } from './LogView.tsx';
+import { columnsOf, shownText } from './LogView.tsx';
 
-describe('appendChunks', () => {
-  it('joins lines split across chunks and never loses or repeats a character', () => {
-    const text = 'first line\nsecond\n\nfourth is long\nlast without newline';
-    for (const size of [1, 2, 3, 7, 100]) {
-      let state = { lines: [] as { text: string; time: number }[], open: false };
-      for (let i = 0; i < text.length; i += size)
-        state = appendChunks(state.lines, [{ text: text.slice(i, i + size), time: i }], state.open);
-      expect(state.lines.map((l) => l.text)).toEqual([
-        'first line',
-        'second',
-        '',
-        'fourth is long',
-        'last without newline',
-      ]);
-      expect(state.open).toBe(true);
-    }
+describe('log lines on screen', () => {
+  it('measures what is shown: escapes take no room, tabs go to the next stop', () => {
+    expect(shownText({ text: '\x1b[31mred\x1b[0m\r\x1b[Kdone', time: 0, offset: 0 })).toBe('done');
+    expect(columnsOf('abc')).toBe(3);
+    expect(columnsOf('a\tb')).toBe(9);
+    expect(columnsOf('\t\t')).toBe(16);
+    expect(columnsOf('ünï😀')).toBe(4);
   });
 });

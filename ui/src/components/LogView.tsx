@@ -1,16 +1,16 @@
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { api, decode, download, follow, type LogChunk } from '../api.ts';
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import { download } from '../api.ts';
 import { parseAnsi, styleClasses, type Style } from '../ansi.ts';
+import { isoWithOffset, logClock, zoneName } from '../format.ts';
+import { lineAt, type Line } from '../log-lines.ts';
+import { useLogSearch } from './useLogSearch.ts';
+import { useLogWindow, type LogTarget } from './useLogWindow.ts';
 
-/** How much of a log is read at a time: the tail first, more when scrolled to the top. */
-const WINDOW = 256 * 1024;
 const LINE_HEIGHT = 20;
 const OVERSCAN = 40;
-
-export interface Line {
-  text: string;
-  time: number;
-}
+const TAB = 8;
+/** Whether long lines wrap: remembered in this browser. */
+const WRAP_KEY = 'slipway.log.wrap';
 
 interface Props {
   buildId: number;
@@ -23,169 +23,183 @@ interface Props {
   title: string;
 }
 
-interface RangeAnswer {
-  from: number;
-  size: number;
-  lastId: number;
-  chunks: LogChunk[];
-}
+const shownCache = new WeakMap<Line, string>();
 
-/** Splits decoded chunks into lines; a trailing partial line stays open for the next chunk. */
-export function appendChunks(
-  lines: Line[],
-  chunks: { text: string; time: number }[],
-  open: boolean,
-): { lines: Line[]; open: boolean } {
-  const out = lines.slice();
-  let isOpen = open;
-  for (const chunk of chunks) {
-    const parts = chunk.text.split('\n');
-    for (let i = 0; i < parts.length; i++) {
-      const part = parts[i]!;
-      const isLast = i === parts.length - 1;
-      const previous = out.at(-1);
-      if (i === 0 && isOpen && previous)
-        out[out.length - 1] = { ...previous, text: previous.text + part };
-      else if (!(isLast && part === '')) out.push({ text: part, time: chunk.time });
-      isOpen = isLast ? part !== '' || (i === 0 && isOpen) : false;
-    }
+/** A line's text as it is shown: escapes applied, carriage returns drawn. */
+export function shownText(line: Line): string {
+  let text = shownCache.get(line);
+  if (text === undefined) {
+    text = parseAnsi(line.text)
+      .segments.map((s) => s.text)
+      .join('');
+    shownCache.set(line, text);
   }
-  return { lines: out, open: isOpen };
+  return text;
 }
 
-function strip(text: string): string {
-  return parseAnsi(text)
-    .segments.map((s) => s.text)
-    .join('');
+/** Columns a line takes on screen (tabs to the next stop). */
+export function columnsOf(text: string): number {
+  let n = 0;
+  for (const ch of text) n = ch === '\t' ? (Math.floor(n / TAB) + 1) * TAB : n + 1;
+  return n;
+}
+
+function readWrap(): boolean {
+  try {
+    return localStorage.getItem(WRAP_KEY) === '1';
+  } catch {
+    return false;
+  }
 }
 
 /**
  * A step's log: opens on its tail (a 100 MiB log loads in one small read), renders only
- * the lines in view, reads earlier parts when scrolled to the top, follows live output
- * while the view sticks to the bottom, and searches what is loaded.
+ * the lines in view, reads more when scrolled to either end, jumps to the start, the end
+ * or a search hit anywhere in the log, and follows live output while it shows the end.
  */
 export function LogView({ buildId, attemptId, step, live, highlight, lineHref, title }: Props) {
-  const [lines, setLines] = useState<Line[]>([]);
-  const [from, setFrom] = useState<number | null>(null);
-  const [size, setSize] = useState(0);
-  const [error, setError] = useState<string | null>(null);
+  const log = useLogWindow(buildId, attemptId, step, live);
+  const { win } = log;
   const [following, setFollowing] = useState(true);
   const [timestamps, setTimestamps] = useState(false);
+  const [wrap, setWrap] = useState(readWrap);
   const [query, setQuery] = useState('');
-  const [match, setMatch] = useState(0);
+  const [currentStart, setCurrentStart] = useState<number | null>(null);
+  const pendingFirstHit = useRef(false);
   const [viewport, setViewport] = useState({ top: 0, height: 600 });
+  const [cols, setCols] = useState(120);
   const box = useRef<HTMLDivElement>(null);
-  const state = useRef({ open: false, loadingEarlier: false, firstPartial: false });
-  const decoder = useRef(new TextDecoder());
+  const inner = useRef<HTMLDivElement>(null);
+  const rows = useRef<HTMLDivElement>(null);
+  const measure = useRef<HTMLSpanElement>(null);
+  const highlightShown = useRef(false);
 
-  // The tail, then the live stream after it.
-  useEffect(() => {
-    const abort = new AbortController();
-    setLines([]);
-    setFrom(null);
-    setError(null);
-    decoder.current = new TextDecoder();
-    state.current = { open: false, loadingEarlier: false, firstPartial: false };
-    void (async () => {
-      try {
-        const answer = await api<RangeAnswer>(
-          'GET',
-          `/api/v1/builds/${buildId}/logs?attempt=${attemptId}&step=${step}&tail=${WINDOW}`,
-        );
-        const bytes = answer.chunks.map((c) => ({
-          text: decoder.current.decode(decode(c.b64), { stream: true }),
-          time: c.time,
-        }));
-        let text = bytes;
-        state.current.firstPartial = answer.from > 0;
-        if (answer.from > 0 && bytes.length > 0) {
-          // Drop the partial first line; it is read with the earlier part.
-          const joined = bytes[0]!.text;
-          const cut = joined.indexOf('\n');
-          text = [{ ...bytes[0]!, text: cut >= 0 ? joined.slice(cut + 1) : '' }, ...bytes.slice(1)];
-          const dropped = new TextEncoder().encode(
-            cut >= 0 ? joined.slice(0, cut + 1) : joined,
-          ).length;
-          setFrom(answer.from + dropped);
-        } else setFrom(answer.from);
-        const next = appendChunks([], text, false);
-        state.current.open = next.open;
-        setLines(next.lines);
-        setSize(answer.size);
-        if (!live) return;
-        await follow(
-          `/api/v1/builds/${buildId}/logs?follow=1&attempt=${attemptId}&step=${step}`,
-          (event) => {
-            if (event.event !== 'log') return;
-            const chunk = JSON.parse(event.data) as LogChunk & { attempt: number; step: number };
-            const decoded = decoder.current.decode(decode(chunk.b64), { stream: true });
-            setSize((s) => Math.max(s, chunk.offset + decode(chunk.b64).length));
-            setLines((current) => {
-              const result = appendChunks(
-                current,
-                [{ text: decoded, time: chunk.time }],
-                state.current.open,
-              );
-              state.current.open = result.open;
-              return result.lines;
-            });
-          },
-          abort.signal,
-          answer.lastId > 0 ? String(answer.lastId) : undefined,
-        );
-      } catch (e) {
-        if (!abort.signal.aborted) setError((e as Error).message);
-      }
-    })();
-    return () => abort.abort();
-  }, [buildId, attemptId, step, live]);
+  const search = useLogSearch({
+    buildId,
+    attemptId,
+    step,
+    query,
+    win,
+    whole: log.whole,
+    shown: shownText,
+  });
+  const currentIndex = search.hits.findIndex((h) => h.lineStart === currentStart);
 
-  const loadEarlier = useCallback(async () => {
-    if (from === null || from === 0 || state.current.loadingEarlier) return;
-    state.current.loadingEarlier = true;
-    try {
-      const start = Math.max(0, from - WINDOW);
-      const answer = await api<RangeAnswer>(
-        'GET',
-        `/api/v1/builds/${buildId}/logs?attempt=${attemptId}&step=${step}&from=${start}&to=${from}`,
-      );
-      const local = new TextDecoder();
-      let text = answer.chunks.map((c) => ({
-        text: local.decode(decode(c.b64), { stream: true }),
-        time: c.time,
-      }));
-      let newFrom = start;
-      if (start > 0 && text.length > 0) {
-        const first = text[0]!.text;
-        const cut = first.indexOf('\n');
-        newFrom =
-          start + new TextEncoder().encode(cut >= 0 ? first.slice(0, cut + 1) : first).length;
-        text = [{ ...text[0]!, text: cut >= 0 ? first.slice(cut + 1) : '' }, ...text.slice(1)];
-      }
-      const earlier = appendChunks([], text, false).lines;
-      setLines((current) => [...earlier, ...current]);
-      setFrom(newFrom);
-      if (box.current) box.current.scrollTop += earlier.length * LINE_HEIGHT;
-    } catch (e) {
-      setError((e as Error).message);
-    } finally {
-      state.current.loadingEarlier = false;
+  // Where each line starts, in rows of LINE_HEIGHT: one row each, or as many as it wraps to.
+  const prefix = useMemo(() => {
+    if (!wrap) return null;
+    const out = new Float64Array(win.lines.length + 1);
+    win.lines.forEach((line, i) => {
+      out[i + 1] = out[i]! + Math.max(1, Math.ceil(columnsOf(shownText(line)) / cols));
+    });
+    return out;
+  }, [win.lines, wrap, cols]);
+  const top = useCallback((i: number): number => (prefix ? prefix[i]! : i) * LINE_HEIGHT, [prefix]);
+  const indexAt = (y: number): number => {
+    const row = y / LINE_HEIGHT;
+    if (!prefix) return Math.floor(row);
+    let lo = 0;
+    let hi = win.lines.length;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (prefix[mid]! <= row) lo = mid;
+      else hi = mid - 1;
     }
-  }, [buildId, attemptId, step, from]);
+    return lo;
+  };
+  const first = Math.max(0, indexAt(viewport.top) - OVERSCAN);
+  const last = Math.min(win.lines.length, indexAt(viewport.top + viewport.height) + 1 + OVERSCAN);
 
-  // Follow: stick to the bottom while following.
-  useEffect(() => {
-    if (following && box.current && highlight === null)
-      box.current.scrollTop = box.current.scrollHeight;
-  }, [lines, following, highlight]);
+  const centre = useCallback(
+    (index: number) => {
+      const el = box.current;
+      if (!el) return;
+      el.scrollTop = Math.max(0, top(index) - el.clientHeight / 2 + LINE_HEIGHT);
+      setViewport({ top: el.scrollTop, height: el.clientHeight });
+    },
+    [top],
+  );
 
-  // A linked line: scroll it into view once it is loaded.
-  useEffect(() => {
-    if (highlight !== null && box.current && from === 0 && highlight <= lines.length) {
-      box.current.scrollTop = Math.max(0, (highlight - 3) * LINE_HEIGHT);
+  // Geometry through the CSSOM (the CSP forbids style attributes): the scroll height, and
+  // where the rendered lines sit in it.
+  useLayoutEffect(() => {
+    if (inner.current) inner.current.style.height = `${top(win.lines.length)}px`;
+    if (rows.current) rows.current.style.transform = `translateY(${top(first)}px)`;
+  });
+
+  // Keep or move the scroll position after the window changed.
+  useLayoutEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const change = log.change;
+    if (change.kind === 'end') {
+      el.scrollTop = el.scrollHeight;
+      setFollowing(live);
+    } else if (change.kind === 'append' && following && log.atEnd) {
+      el.scrollTop = el.scrollHeight;
+    } else if (change.kind === 'prepend') {
+      el.scrollTop += top(change.added);
+    } else if (change.kind === 'offset') {
+      const index = lineAt(win, change.offset);
+      if (index >= 0) centre(index);
       setFollowing(false);
-    }
-  }, [highlight, from, lines.length]);
+      return;
+    } else return;
+    setViewport({ top: el.scrollTop, height: el.clientHeight });
+    // Only a new revision of the window moves the view.
+  }, [log.revision]);
+
+  // A linked line (?L=N): shown once its number is known.
+  useLayoutEffect(() => {
+    if (highlight === null || highlightShown.current || win.firstLine === null) return;
+    const index = highlight - win.firstLine;
+    if (index < 0 || index >= win.lines.length) return;
+    highlightShown.current = true;
+    setFollowing(false);
+    centre(index);
+  }, [highlight, win, centre]);
+
+  // Wrapped lines: how many characters fit on a row.
+  useLayoutEffect(() => {
+    if (!wrap) return;
+    const text = rows.current?.querySelector<HTMLElement>('.text');
+    const char = (measure.current?.getBoundingClientRect().width ?? 0) / 10;
+    if (!text || !char) return;
+    const fit = Math.max(10, Math.floor(text.clientWidth / char));
+    if (fit !== cols) setCols(fit);
+  });
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const observer = new ResizeObserver(() =>
+      setViewport({ top: el.scrollTop, height: el.clientHeight }),
+    );
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, []);
+
+  const go = useCallback(
+    (hit: LogTarget) => {
+      setCurrentStart(hit.lineStart);
+      setFollowing(false);
+      log.show(hit);
+    },
+    [log],
+  );
+
+  // A new query moves to its first hit, once there is one.
+  useEffect(() => {
+    if (!pendingFirstHit.current || search.hits.length === 0) return;
+    pendingFirstHit.current = false;
+    go(search.hits[0]!);
+  }, [search.hits, go]);
+
+  const jump = (delta: number): void => {
+    const n = search.hits.length;
+    if (n === 0) return;
+    const next = currentIndex < 0 ? (delta > 0 ? 0 : n - 1) : (currentIndex + delta + n) % n;
+    go(search.hits[next]!);
+  };
 
   const onScroll = (): void => {
     const el = box.current;
@@ -193,62 +207,49 @@ export function LogView({ buildId, attemptId, step, live, highlight, lineHref, t
     setViewport({ top: el.scrollTop, height: el.clientHeight });
     const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < LINE_HEIGHT * 2;
     if (!atBottom && following) setFollowing(false);
-    if (atBottom && !following && live) setFollowing(true);
-    if (el.scrollTop < LINE_HEIGHT * 5) void loadEarlier();
+    if (atBottom && !following && live && log.atEnd) setFollowing(true);
+    if (el.scrollTop < LINE_HEIGHT * 5) log.loadEarlier();
+    if (atBottom && !log.atEnd) log.loadLater();
   };
 
-  const matches = useMemo(() => {
-    if (!query) return [];
-    const needle = query.toLowerCase();
-    const out: number[] = [];
-    lines.forEach((line, i) => {
-      if (strip(line.text).toLowerCase().includes(needle)) out.push(i);
-    });
-    return out;
-  }, [lines, query]);
-
-  const jump = (delta: number): void => {
-    if (matches.length === 0 || !box.current) return;
-    const next = (match + delta + matches.length) % matches.length;
-    setMatch(next);
-    setFollowing(false);
-    box.current.scrollTop = Math.max(
-      0,
-      matches[next]! * LINE_HEIGHT - box.current.clientHeight / 2,
-    );
+  const setWrapRemembered = (value: boolean): void => {
+    setWrap(value);
+    try {
+      localStorage.setItem(WRAP_KEY, value ? '1' : '0');
+    } catch {
+      // Storage may be off: the toggle still works for this page.
+    }
   };
 
-  const first = Math.max(0, Math.floor(viewport.top / LINE_HEIGHT) - OVERSCAN);
-  const last = Math.min(
-    lines.length,
-    Math.ceil((viewport.top + viewport.height) / LINE_HEIGHT) + OVERSCAN,
-  );
-  const known = from === 0;
-  const matchSet = new Set(matches);
-
-  // ANSI state carries over between lines; compute the start style of the first shown line cheaply.
+  const needle = query.toLowerCase();
+  // ANSI state carries over between lines; the first line shown starts plain.
   let style: Style | undefined;
   const rendered = [];
   for (let i = first; i < last; i++) {
-    const line = lines[i]!;
+    const line = win.lines[i]!;
     const parsed = parseAnsi(line.text, style);
     style = parsed.end;
-    const number = i + 1;
+    const number = win.firstLine === null ? null : win.firstLine + i;
+    const classes = ['line'];
+    if (needle && shownText(line).toLowerCase().includes(needle)) classes.push('match');
+    if (line.offset === currentStart && query) classes.push('current');
+    if (number !== null && number === highlight) classes.push('highlighted');
     rendered.push(
-      <div
-        key={i}
-        className={`line${matchSet.has(i) ? ' match' : ''}${matches[match] === i ? ' current' : ''}${known && highlight === number ? ' highlighted' : ''}`}
-        style={{ top: i * LINE_HEIGHT }}
-      >
-        {known ? (
-          <a className="ln" href={lineHref(number)} aria-label={`line ${number}`}>
+      <div key={line.offset} className={classes.join(' ')} data-line={number ?? undefined}>
+        {number !== null ? (
+          // Not a tab stop: keyboard users would tab through every line of the log.
+          <a className="ln" href={lineHref(number)} tabIndex={-1} aria-label={`line ${number}`}>
             {number}
           </a>
         ) : (
-          <span className="ln">…{number}</span>
+          <span className="ln" title="line number known once the start is loaded or searched">
+            …
+          </span>
         )}
         {timestamps && (
-          <span className="ts">{new Date(line.time).toISOString().slice(11, 23)}</span>
+          <span className="ts" title={isoWithOffset(line.time)}>
+            {logClock(line.time)}
+          </span>
         )}
         <span className="text">
           {parsed.segments.map((seg, j) =>
@@ -273,6 +274,8 @@ export function LogView({ buildId, attemptId, step, live, highlight, lineHref, t
     );
   }
 
+  const hit = currentIndex >= 0 ? search.hits[currentIndex] : undefined;
+  const size = log.size;
   return (
     <section className="log" aria-label={`Log of ${title}`}>
       <div className="log-tools">
@@ -283,7 +286,8 @@ export function LogView({ buildId, attemptId, step, live, highlight, lineHref, t
             value={query}
             onChange={(e) => {
               setQuery(e.target.value);
-              setMatch(0);
+              setCurrentStart(null);
+              pendingFirstHit.current = e.target.value !== '';
             }}
             onKeyDown={(e) => {
               if (e.key === 'Enter') jump(e.shiftKey ? -1 : 1);
@@ -291,14 +295,29 @@ export function LogView({ buildId, attemptId, step, live, highlight, lineHref, t
             aria-label="Search the log"
           />
         </label>
-        <span className="muted" aria-live="polite">
-          {query ? `${matches.length ? match + 1 : 0} of ${matches.length}` : ''}
+        <span className="muted search-count" aria-live="polite">
+          {query
+            ? `${currentIndex + 1} of ${search.hits.length}${search.truncated ? '+' : ''}`
+            : ''}
         </span>
-        <button type="button" onClick={() => jump(-1)} disabled={matches.length === 0}>
+        {query && (
+          <span className="muted search-scope">
+            {search.whole ? 'in the whole log' : 'in the loaded part'}
+            {search.searching && !search.whole ? ', searching the whole log…' : ''}
+            {hit?.line != null ? ` · line ${hit.line}` : ''}
+          </span>
+        )}
+        <button type="button" onClick={() => jump(-1)} disabled={search.hits.length === 0}>
           Previous
         </button>
-        <button type="button" onClick={() => jump(1)} disabled={matches.length === 0}>
+        <button type="button" onClick={() => jump(1)} disabled={search.hits.length === 0}>
           Next
+        </button>
+        <button type="button" onClick={log.toStart} aria-label="Jump to the start of the log">
+          Start
+        </button>
+        <button type="button" onClick={log.toEnd} aria-label="Jump to the end of the log">
+          End
         </button>
         <label>
           <input
@@ -306,11 +325,28 @@ export function LogView({ buildId, attemptId, step, live, highlight, lineHref, t
             checked={timestamps}
             onChange={(e) => setTimestamps(e.target.checked)}
           />{' '}
-          Timestamps
+          Timestamps ({zoneName(Date.now())})
         </label>
-        <button type="button" aria-pressed={following} onClick={() => setFollowing(!following)}>
-          {following ? 'Following' : 'Follow'}
-        </button>
+        <label>
+          <input
+            type="checkbox"
+            checked={wrap}
+            onChange={(e) => setWrapRemembered(e.target.checked)}
+          />{' '}
+          Wrap long lines
+        </label>
+        {live && (
+          <button
+            type="button"
+            aria-pressed={following}
+            onClick={() => {
+              if (following) setFollowing(false);
+              else log.toEnd();
+            }}
+          >
+            {following ? 'Following' : 'Follow'}
+          </button>
+        )}
         <button
           type="button"
           onClick={() =>
@@ -324,19 +360,31 @@ export function LogView({ buildId, attemptId, step, live, highlight, lineHref, t
         </button>
         <span className="muted">
           {(size / 1048576).toFixed(size > 1048576 ? 0 : 2)} MiB
-          {from !== null && from > 0
-            ? `, showing the last ${((size - from) / 1024).toFixed(0)} KiB (scroll up for more)`
+          {!log.whole && log.ready
+            ? `, showing ${((win.to - win.from) / 1024).toFixed(0)} KiB of it (scroll for more)`
             : ''}
         </span>
       </div>
-      {error && (
+      {(log.error ?? search.error) && (
         <p role="alert" className="error">
-          {error}
+          {log.error ?? search.error}
         </p>
       )}
-      <div className="log-box" ref={box} onScroll={onScroll} tabIndex={0} data-lines={lines.length}>
-        <div className="log-inner" style={{ height: lines.length * LINE_HEIGHT }}>
-          {rendered}
+      <div
+        className={`log-box${wrap ? ' wrap' : ''}`}
+        ref={box}
+        onScroll={onScroll}
+        tabIndex={0}
+        data-lines={win.lines.length}
+        data-from={win.from}
+      >
+        <span className="log-measure" ref={measure} aria-hidden="true">
+          {'0'.repeat(10)}
+        </span>
+        <div className="log-inner" ref={inner}>
+          <div className="log-rows" ref={rows}>
+            {rendered}
+          </div>
         </div>
       </div>
     </section>

@@ -7,10 +7,13 @@ import {
   type Diagnostic,
   type JobRun,
 } from '../api.ts';
+import { BuildInfo } from '../components/BuildInfo.tsx';
 import { Graph } from '../components/Graph.tsx';
 import { LogView } from '../components/LogView.tsx';
+import { NotFound } from '../components/NotFound.tsx';
 import { Status } from '../components/Status.tsx';
-import { age, duration, outcomeKind } from '../format.ts';
+import { Time } from '../components/Time.tsx';
+import { duration, outcomeKind } from '../format.ts';
 import { useLive } from '../live.ts';
 import { buildHref, href, type Route } from '../router.ts';
 import { useData } from '../useData.ts';
@@ -125,6 +128,13 @@ export function BuildPage({ route }: { route: BuildRoute }) {
   });
   const [message, setMessage] = useState<string | null>(null);
   const build = detail.data;
+  if (detail.status === 404 && !build)
+    return (
+      <NotFound
+        what="Build"
+        detail={`There is no build with id ${route.id}: it may have been removed, or the link is wrong.`}
+      />
+    );
   if (detail.error && !build)
     return (
       <p role="alert" className="error">
@@ -162,8 +172,10 @@ export function BuildPage({ route }: { route: BuildRoute }) {
       <p className="meta">
         {build.tag ? `tag ${build.tag}` : `branch ${build.branch ?? '—'}`} at{' '}
         <code>{build.sha.slice(0, 12)}</code> · {build.cause} ({build.causeDetail}) · created{' '}
-        {age(build.createdAt)} · {duration(build.startedAt, build.finishedAt)}
+        <Time at={build.createdAt} /> (<Time at={build.createdAt} relative />) ·{' '}
+        {duration(build.startedAt, build.finishedAt)}
       </p>
+      <BuildInfo build={build} />
       {build.reason && (
         <p className={`reason reason-${outcomeKind(null, build.status)}`}>{build.reason}</p>
       )}

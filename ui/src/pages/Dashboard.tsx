@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { api, type Build, type Job, type QueueEntry } from '../api.ts';
 import { Status } from '../components/Status.tsx';
+import { Time } from '../components/Time.tsx';
 import { age, duration } from '../format.ts';
 import { useLive } from '../live.ts';
 import { buildHref, href } from '../router.ts';
@@ -83,7 +84,7 @@ export function Dashboard() {
               <td>
                 {job.lastBuild ? duration(job.lastBuild.startedAt, job.lastBuild.finishedAt) : '—'}
               </td>
-              <td>{job.lastBuild ? age(job.lastBuild.createdAt) : '—'}</td>
+              <td>{job.lastBuild ? <Time at={job.lastBuild.createdAt} relative /> : '—'}</td>
             </tr>
           ))}
           {list.length === 0 && (
@@ -127,8 +128,9 @@ export function QueueList({ entries }: { entries: QueueEntry[] }) {
       {entries.map((q) => (
         <li key={q.attemptId}>
           <a href={buildHref(q.buildId)}>
-            {q.job}: {q.jobRun}
+            {q.job} #{q.buildNumber}
           </a>{' '}
+          · {q.jobRun}{' '}
           <span className="muted">
             queued {age(q.queuedAt)}; waiting for {q.waitingFor}
           </span>

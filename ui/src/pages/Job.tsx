@@ -1,45 +1,15 @@
 import { useState, type FormEvent } from 'react';
 import { api, ApiError, type Build, type Input } from '../api.ts';
+import { DurationChart } from '../components/DurationChart.tsx';
+import { NotFound } from '../components/NotFound.tsx';
 import { Status } from '../components/Status.tsx';
-import { age, duration, outcomeKind } from '../format.ts';
+import { Time } from '../components/Time.tsx';
+import { duration } from '../format.ts';
 import { useLive } from '../live.ts';
 import { buildHref } from '../router.ts';
 import { useData } from '../useData.ts';
 
 const PAGE = 20;
-
-function Chart({ builds }: { builds: Build[] }) {
-  const shown = [...builds].reverse().slice(-40);
-  const times = shown.map((b) =>
-    b.startedAt !== null && b.finishedAt !== null ? b.finishedAt - b.startedAt : 0,
-  );
-  const max = Math.max(1, ...times);
-  return (
-    <svg
-      className="chart"
-      viewBox={`0 0 ${shown.length * 12} 60`}
-      role="img"
-      aria-label="Durations and outcomes of recent builds"
-      preserveAspectRatio="none"
-    >
-      {shown.map((b, i) => {
-        const h = Math.max(2, (times[i]! / max) * 56);
-        return (
-          <rect
-            key={b.id}
-            x={i * 12 + 1}
-            y={60 - h}
-            width={10}
-            height={h}
-            className={`bar bar-${outcomeKind(null, b.status)}`}
-          >
-            <title>{`#${b.number} ${b.status} ${duration(b.startedAt, b.finishedAt)}`}</title>
-          </rect>
-        );
-      })}
-    </svg>
-  );
-}
 
 function TriggerForm({ job, onCreated }: { job: string; onCreated: (build: Build) => void }) {
   const [branch, setBranch] = useState('');
@@ -152,6 +122,28 @@ function TriggerForm({ job, onCreated }: { job: string; onCreated: (build: Build
 }
 
 export function JobPage({ name }: { name: string }) {
+  const job = useData(
+    () => api<{ name: string }>('GET', `/api/v1/jobs/${encodeURIComponent(name)}`),
+    [name],
+  );
+  if (job.status === 404)
+    return (
+      <NotFound
+        what="Job"
+        detail={`There is no job named "${name}": it may have been removed or renamed, or the link is wrong.`}
+      />
+    );
+  if (job.error && !job.data)
+    return (
+      <p role="alert" className="error">
+        {job.error}
+      </p>
+    );
+  if (!job.data) return <p>Loading…</p>;
+  return <JobBuilds name={name} />;
+}
+
+function JobBuilds({ name }: { name: string }) {
   const [before, setBefore] = useState<number[]>([]);
   const cursor = before.at(-1);
   const builds = useData(
@@ -171,44 +163,48 @@ export function JobPage({ name }: { name: string }) {
       <h1>{name}</h1>
       <TriggerForm job={name} onCreated={(b) => (location.hash = buildHref(b.id))} />
       <h2>Builds</h2>
-      <Chart builds={list} />
+      {builds.data && <DurationChart builds={list} />}
       {builds.error && (
         <p role="alert" className="error">
           {builds.error}
         </p>
       )}
-      <table className="list" aria-label="Builds">
-        <thead>
-          <tr>
-            <th>Build</th>
-            <th>Status</th>
-            <th>Ref</th>
-            <th>Commit</th>
-            <th>Cause</th>
-            <th>Duration</th>
-            <th>When</th>
-          </tr>
-        </thead>
-        <tbody>
-          {list.map((b) => (
-            <tr key={b.id}>
-              <td>
-                <a href={buildHref(b.id)}>#{b.number}</a>
-              </td>
-              <td>
-                <Status status={b.status} />
-              </td>
-              <td>{b.tag ?? b.branch ?? '—'}</td>
-              <td>
-                <code>{b.sha.slice(0, 10)}</code>
-              </td>
-              <td>{b.cause}</td>
-              <td>{duration(b.startedAt, b.finishedAt)}</td>
-              <td>{age(b.createdAt)}</td>
+      <div className="table-scroll">
+        <table className="list" aria-label="Builds">
+          <thead>
+            <tr>
+              <th>Build</th>
+              <th>Status</th>
+              <th>Ref</th>
+              <th>Commit</th>
+              <th>Cause</th>
+              <th>Duration</th>
+              <th>When</th>
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {list.map((b) => (
+              <tr key={b.id}>
+                <td>
+                  <a href={buildHref(b.id)}>#{b.number}</a>
+                </td>
+                <td>
+                  <Status status={b.status} />
+                </td>
+                <td>{b.tag ?? b.branch ?? '—'}</td>
+                <td>
+                  <code>{b.sha.slice(0, 10)}</code>
+                </td>
+                <td>{b.cause}</td>
+                <td>{duration(b.startedAt, b.finishedAt)}</td>
+                <td>
+                  <Time at={b.createdAt} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
       <nav className="pager" aria-label="Pages">
         <button disabled={before.length === 0} onClick={() => setBefore(before.slice(0, -1))}>
           Newer

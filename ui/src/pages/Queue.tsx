@@ -44,8 +44,9 @@ export function QueuePage() {
                       {a.runs.map((r) => (
                         <li key={r.attemptId}>
                           <a href={buildHref(r.buildId)}>
-                            build {r.buildId}: {r.jobRun}
-                          </a>
+                            {r.job} #{r.buildNumber}
+                          </a>{' '}
+                          · {r.jobRun}
                         </li>
                       ))}
                     </ul>
