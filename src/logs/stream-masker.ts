@@ -1,0 +1,261 @@
+/**
+ * One secret masker over both streams of a step, in the order their bytes arrived: a
+ * value split across stdout and stderr is caught like one split across writes, and the
+ * output keeps the order of the input. Each piece it returns is tagged with its stream;
+ * a masked region belongs to the stream where it began.
+ *
+ * Guarantee (with `swapWindowMs: 0`): concatenating the pieces equals one leftmost-longest
+ * replace over the concatenation of every write, however the input was split; every byte
+ * keeps its stream. Like the one-stream masker it holds back only the longest suffix that
+ * may still begin a secret.
+ *
+ * The engine reads a step's stdout and stderr through separate pipes, so two writes made
+ * microseconds apart on different streams can arrive swapped (measured: a third of the
+ * time with Docker). So the first bytes of each run of one stream wait up to
+ * `swapWindowMs` for the other stream: if bytes the other stream then writes end with
+ * the beginning of a pattern whose rest starts that run, the two were swapped by the
+ * engine, and the masker puts them back in writing order before matching.
+ *
+ * Every piece carries `raw`: how many input bytes of each stream are behind it. A step
+ * resumed from those offsets re-reads exactly what was held back, so nothing held is lost
+ * or shown.
+ */
+import { decide, findMatches } from './matcher.ts';
+import { matcherFor } from './masker.ts';
+
+export type StreamName = 'stdout' | 'stderr';
+
+/** Bytes of each raw (unmasked) stream. */
+export interface RawPosition {
+  stdout: number;
+  stderr: number;
+}
+
+export interface MaskedPiece {
+  stream: StreamName;
+  data: Buffer;
+  /** Raw bytes of each stream consumed once this piece (and all before it) is emitted. */
+  raw: RawPosition;
+}
+
+export interface StreamMaskerOptions {
+  replacement?: string;
+  /** Raw bytes of each stream consumed before this masker started (a resumed step). */
+  start?: RawPosition;
+  /** How long the start of a run of one stream waits for the other (ms); 0 turns it off. */
+  swapWindowMs?: number;
+  now?: () => number;
+}
+
+export interface StreamMasker {
+  /** The pieces that are safe to emit now, in order (possibly none). */
+  write(stream: StreamName, chunk: Buffer): MaskedPiece[];
+  /** When held bytes are due for `release` (epoch ms), or undefined. */
+  due(): number | undefined;
+  /** Emits what waited for the other stream and is now due. */
+  release(): MaskedPiece[];
+  /** Flushes everything held, masked. */
+  end(): MaskedPiece[];
+  /** Registers a secret found at run time; it applies to every byte not yet returned. */
+  addSecret(value: string): void;
+  /** Raw bytes of each stream behind everything emitted so far. */
+  readonly raw: RawPosition;
+}
+
+/** Default wait for the other stream: well above the engine's swaps, well below 250 ms. */
+export const SWAP_WINDOW_MS = 50;
+/** A run waits no longer for the other stream once this much follows it (bounds memory). */
+const MAX_SWAP_HOLD = 1024 * 1024;
+
+interface Run {
+  stream: StreamName;
+  data: Buffer;
+}
+
+/** Where a run of one stream starts in the held bytes, and until when it waits. */
+interface Junction {
+  at: number;
+  stream: StreamName;
+  deadline: number;
+}
+
+const other = (stream: StreamName): StreamName => (stream === 'stdout' ? 'stderr' : 'stdout');
+
+export function createStreamMasker(
+  secrets: readonly string[],
+  options: StreamMaskerOptions = {},
+): StreamMasker {
+  const replacement = Buffer.from(options.replacement ?? '***');
+  const windowMs = options.swapWindowMs ?? SWAP_WINDOW_MS;
+  const now = options.now ?? Date.now;
+  const consumed: RawPosition = { stdout: 0, stderr: 0, ...options.start };
+  let values = [...secrets];
+  let matcher = matcherFor(values);
+  let runs: Run[] = [];
+  let heldLength = 0;
+  let junctions: Junction[] = [];
+  let last: StreamName | undefined;
+
+  /** Emits held[0, to) with `matches` replaced, each byte tagged with its run's stream. */
+  const emit = (buf: Buffer, matches: readonly number[], to: number): MaskedPiece[] => {
+    const pieces: MaskedPiece[] = [];
+    const push = (stream: StreamName, data: Buffer): void => {
+      const previous = pieces.at(-1);
+      if (previous?.stream === stream) {
+        previous.data = Buffer.concat([previous.data, data]);
+        previous.raw = { ...consumed };
+      } else pieces.push({ stream, data, raw: { ...consumed } });
+    };
+    let run = 0;
+    let runStart = 0;
+    // Consumes held[from, until) run by run; copies it out unless it is a replaced match.
+    const take = (from: number, until: number, copy: boolean): void => {
+      for (let pos = from; pos < until;) {
+        while (runStart + runs[run]!.data.length <= pos) runStart += runs[run++]!.data.length;
+        const { stream, data } = runs[run]!;
+        const end = Math.min(until, runStart + data.length);
+        consumed[stream] += end - pos;
+        if (copy) push(stream, buf.subarray(pos, end));
+        pos = end;
+      }
+    };
+    const streamAt = (pos: number): StreamName => {
+      let start = 0;
+      for (const r of runs) {
+        if (pos < start + r.data.length) return r.stream;
+        start += r.data.length;
+      }
+      return runs.at(-1)!.stream;
+    };
+    let pos = 0;
+    for (let i = 0; i < matches.length; i += 2) {
+      const start = matches[i]!;
+      const end = matches[i + 1]!;
+      take(pos, start, true);
+      const stream = streamAt(start);
+      take(start, end, false);
+      push(stream, replacement);
+      pos = end;
+    }
+    take(pos, to, true);
+    keep(to);
+    return pieces;
+  };
+
+  /** Keeps held[to, end) as the new held runs. */
+  const keep = (to: number): void => {
+    const rest: Run[] = [];
+    let start = 0;
+    for (const r of runs) {
+      const end = start + r.data.length;
+      if (end > to) {
+        const from = Math.max(0, to - start);
+        rest.push({ stream: r.stream, data: Buffer.from(r.data.subarray(from)) });
+      }
+      start = end;
+    }
+    runs = rest;
+    heldLength -= to;
+    junctions = junctions.filter((j) => j.at >= to).map((j) => ({ ...j, at: j.at - to }));
+  };
+
+  /** Masks and emits what can go now; `final` releases everything. */
+  const flush = (final: boolean): MaskedPiece[] => {
+    if (heldLength === 0 || !matcher) return [];
+    const time = now();
+    junctions = final
+      ? []
+      : junctions.filter((j) => j.deadline > time && heldLength - j.at <= MAX_SWAP_HOLD);
+    const limit = junctions.length > 0 ? Math.min(...junctions.map((j) => j.at)) : heldLength;
+    if (limit === 0 && !final) return [];
+    const buf = runs.length === 1 ? runs[0]!.data : Buffer.concat(runs.map((r) => r.data));
+    const { matches, releaseTo } = decide(matcher, buf, final, limit);
+    return releaseTo === 0 ? [] : emit(buf, matches, releaseTo);
+  };
+
+  /**
+   * The engine may have delivered a run of the other stream before bytes that `stream`
+   * wrote first. If `stream`'s bytes since that run end with the start of a pattern that
+   * the run begins with the rest of, put them back before the run.
+   */
+  const unswap = (stream: StreamName): void => {
+    const junction = junctions.findLast((j) => j.stream === other(stream));
+    if (!junction || !matcher) return;
+    const mine: Buffer[] = [];
+    const theirs: Buffer[] = [];
+    let start = 0;
+    for (const r of runs) {
+      const end = start + r.data.length;
+      if (end > junction.at) {
+        const data = r.data.subarray(Math.max(0, junction.at - start));
+        (r.stream === stream ? mine : theirs).push(data);
+      }
+      start = end;
+    }
+    const window = matcher.maxLength - 1;
+    const tail = Buffer.concat(mine).subarray(-window);
+    const head = Buffer.concat(theirs).subarray(0, window);
+    const matches = findMatches(matcher, Buffer.concat([tail, head]));
+    let crosses = false;
+    for (let i = 0; i < matches.length; i += 2)
+      if (matches[i]! < tail.length && matches[i + 1]! > tail.length) crosses = true;
+    if (!crosses) return;
+    const before: Run[] = [];
+    const moved: Run[] = [];
+    const after: Run[] = [];
+    start = 0;
+    for (const r of runs) {
+      const end = start + r.data.length;
+      if (end <= junction.at) before.push(r);
+      else {
+        const cut = Math.max(0, junction.at - start);
+        if (cut > 0) before.push({ stream: r.stream, data: r.data.subarray(0, cut) });
+        const part = { stream: r.stream, data: r.data.subarray(cut) };
+        (r.stream === stream ? moved : after).push(part);
+      }
+      start = end;
+    }
+    runs = [...before, ...moved, ...after];
+    junctions = junctions.filter((j) => j.at < junction.at);
+  };
+
+  return {
+    write(stream, chunk) {
+      if (chunk.length === 0) return [];
+      if (!matcher) {
+        consumed[stream] += chunk.length;
+        return [{ stream, data: chunk, raw: { ...consumed } }];
+      }
+      if (stream !== last && windowMs > 0)
+        junctions.push({ at: heldLength, stream, deadline: now() + windowMs });
+      last = stream;
+      const previous = runs.at(-1);
+      if (previous?.stream === stream && previous.data.length < 65536)
+        previous.data = Buffer.concat([previous.data, chunk]);
+      else runs.push({ stream, data: chunk });
+      heldLength += chunk.length;
+      if (windowMs > 0) unswap(stream);
+      return flush(false);
+    },
+    due() {
+      if (heldLength === 0 || junctions.length === 0) return undefined;
+      return Math.min(...junctions.map((j) => j.deadline));
+    },
+    release() {
+      return flush(false);
+    },
+    end() {
+      const pieces = flush(true);
+      last = undefined;
+      return pieces;
+    },
+    addSecret(value) {
+      if (value === '' || values.includes(value)) return;
+      values = [...values, value];
+      matcher = matcherFor(values);
+    },
+    get raw() {
+      return { ...consumed };
+    },
+  };
+}
