@@ -158,4 +158,12 @@ export const MIGRATIONS: Record<string, Migration> = {
         .execute();
     },
   },
+  '0003_log_raw_offsets': {
+    async up(db: Db) {
+      // Where each chunk ends in the step's raw (unmasked) stdout and stderr: an adopted
+      // step resumes its spool there. Null for chunks stored before this migration.
+      await db.schema.alterTable('log_chunks').addColumn('raw_stdout', 'bigint').execute();
+      await db.schema.alterTable('log_chunks').addColumn('raw_stderr', 'bigint').execute();
+    },
+  },
 };
