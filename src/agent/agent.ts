@@ -151,7 +151,7 @@ export class Agent {
           case 'output': {
             const position = offsets.get(event.step) ?? { seq: 0, offset: 0 };
             offsets.set(event.step, position);
-            shipper.pushLog(attemptId, event.step, event.stream, event.data, position);
+            shipper.pushLog(attemptId, event.step, event.stream, event.data, position, event.raw);
             return;
           }
           case 'step.finished':
@@ -246,7 +246,9 @@ class Shipper {
     stream: 'stdout' | 'stderr',
     data: Buffer,
     position: { seq: number; offset: number },
+    raw?: { stdout: number; stderr: number },
   ): void {
+    // Only the tail of the queue is merged into: output keeps its order across streams.
     const last = this.queue.at(-1);
     if (
       last?.type === 'log' &&
@@ -255,6 +257,7 @@ class Shipper {
       last.data.length + data.length <= MAX_LOG_MESSAGE
     ) {
       last.data = Buffer.concat([last.data, data]);
+      if (raw) last.raw = raw;
       position.offset += data.length;
       return;
     }
@@ -266,6 +269,7 @@ class Shipper {
       offset: position.offset,
       stream,
       data,
+      ...(raw ? { raw } : {}),
     });
     position.seq += 1;
     position.offset += data.length;

@@ -12,7 +12,7 @@ import type {
   StreamOffsets,
 } from '../backends/backend.ts';
 import { PodError } from '../backends/backend.ts';
-import { createMasker } from '../logs/masker.ts';
+import { createStreamMasker, type MaskedPiece } from '../logs/stream-masker.ts';
 import { evaluate, parseExpression, truthy } from '../pipeline/expressions.ts';
 import { buildValues } from '../pipeline/job-render.ts';
 import type { BuildContext, PlanJob, PlanStep } from '../pipeline/plan.ts';
@@ -293,7 +293,9 @@ async function runSteps(
     // An adopted attempt: the steps before the resume point were reported by the process
     // that started them; the one being followed was already announced.
     if (resume && step.index < resume.step) continue;
-    const following = resume?.mode === 'follow' && step.index === resume.step;
+    // A checkout leaves nothing to follow (it is not spooled): it is run again instead.
+    const following =
+      resume?.mode === 'follow' && step.index === resume.step && step.kind !== 'checkout';
     if (following) {
       const started = Date.now();
       record(
@@ -320,13 +322,14 @@ async function runSteps(
       skip(step, decision);
       continue;
     }
-    emit(reporter, {
-      type: 'step.started',
-      job: job.id,
-      attempt,
-      step: step.index,
-      name: step.name,
-    });
+    if (!(resume?.mode === 'follow' && step.index === resume.step))
+      emit(reporter, {
+        type: 'step.started',
+        job: job.id,
+        attempt,
+        step: step.index,
+        name: step.name,
+      });
     const started = Date.now();
     const ending =
       step.kind === 'checkout'
@@ -387,18 +390,38 @@ async function execStep(
     step.timeoutMs === null
       ? undefined
       : setTimeout(() => abort.abort('timeout' satisfies StopCause), step.timeoutMs);
-  const secretValues = Object.values(options.secrets);
-  const maskers = { stdout: createMasker(secretValues), stderr: createMasker(secretValues) };
-  const send = (stream: 'stdout' | 'stderr', data: Buffer): void => {
-    if (data.length > 0)
-      emit(options.reporter, {
-        type: 'output',
-        job: job.id,
-        attempt: options.attempt,
-        step: step.index,
-        stream,
-        data,
-      });
+  // One masker over both streams, in arrival order: output keeps the order it was written
+  // in, and a secret split across stdout and stderr is caught like one split across writes.
+  const masker = createStreamMasker(
+    Object.values(options.secrets),
+    resumeAt ? { start: resumeAt } : {},
+  );
+  let releaseTimer: NodeJS.Timeout | undefined;
+  const put = (pieces: readonly MaskedPiece[]): void => {
+    for (const { stream, data, raw } of pieces)
+      if (data.length > 0)
+        emit(options.reporter, {
+          type: 'output',
+          job: job.id,
+          attempt: options.attempt,
+          step: step.index,
+          stream,
+          data,
+          ...(options.durable ? { raw } : {}),
+        });
+  };
+  const send = (pieces: readonly MaskedPiece[]): void => {
+    put(pieces);
+    // Bytes waiting for the other stream go out when their short window has passed.
+    const due = masker.due();
+    if (due !== undefined && !releaseTimer)
+      releaseTimer = setTimeout(
+        () => {
+          releaseTimer = undefined;
+          send(masker.release());
+        },
+        Math.max(0, due - Date.now()),
+      );
   };
   const command: StepCommand = {
     id: `${options.runId}-${options.attempt}-${step.index}`,
@@ -412,8 +435,8 @@ async function execStep(
   };
   try {
     const io = {
-      stdout: (b: Buffer) => send('stdout', maskers.stdout.write(b)),
-      stderr: (b: Buffer) => send('stderr', maskers.stderr.write(b)),
+      stdout: (b: Buffer) => send(masker.write('stdout', b)),
+      stderr: (b: Buffer) => send(masker.write('stderr', b)),
     };
     const exit = resumeAt
       ? pod.resume
@@ -427,8 +450,9 @@ async function execStep(
       cause === 'timeout' && !jobSignal.aborted ? step.timeoutMs : job.timeoutMs,
     );
   } finally {
-    send('stdout', maskers.stdout.end());
-    send('stderr', maskers.stderr.end());
+    clearTimeout(releaseTimer);
+    releaseTimer = undefined;
+    put(masker.end());
     clearTimeout(timer);
     jobSignal.removeEventListener('abort', stop);
   }

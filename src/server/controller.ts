@@ -787,6 +787,7 @@ export class Controller implements ControllerPort {
       offset: message.offset,
       stream: message.stream,
       data,
+      ...(message.raw ? { raw: message.raw } : {}),
     });
     if (id === undefined) return;
     this.logBytes.set(key, truncated ? cap : stored + data.length);
@@ -994,7 +995,7 @@ export class Controller implements ControllerPort {
         resume: {
           step,
           mode: current ? 'follow' : 'start',
-          offsets: { stdout: progress.stdout, stderr: progress.stderr },
+          offsets: progress.raw,
           seq: progress.nextSeq,
           offset: progress.size,
           previousFailed,
