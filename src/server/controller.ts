@@ -109,6 +109,7 @@ export class Controller implements ControllerPort {
   readonly events = new EventEmitter();
   private readonly agents = new Map<string, ConnectedAgent>();
   private readonly locks = new Map<number, Promise<unknown>>();
+  /** Bytes stored per step (`attempt:step`), read from the store once: the cap is durable. */
   private readonly logBytes = new Map<string, number>();
   private readonly setupSeq = new Map<number, { seq: number; offset: number }>();
   /** The build of each attempt that is sending output. */
@@ -771,7 +772,13 @@ export class Controller implements ControllerPort {
   ): Promise<void> {
     const key = `${attempt.id}:${message.step}`;
     const cap = this.options.logCapBytes;
-    const stored = this.logBytes.get(key) ?? 0;
+    let stored = this.logBytes.get(key);
+    if (stored === undefined) {
+      // First output of this step in this process: count what earlier processes stored.
+      const before = await this.store.logs.stored(attempt.id, message.step);
+      stored = before.truncated ? cap : before.bytes;
+      this.logBytes.set(key, stored);
+    }
     if (stored >= cap) return;
     let data = message.data;
     let truncated = false;
