@@ -98,11 +98,13 @@ export class Agent {
     if (!resume) shipper.push({ type: 'attempt.started', attemptId });
     let tree: Tree | undefined;
     try {
-      shipper.push({
-        type: 'progress',
-        attemptId,
-        message: `checking out ${assignment.repo.sha.slice(0, 12)} of ${assignment.repo.url}`,
-      });
+      // An adopted attempt said this already, before the restart.
+      if (!resume)
+        shipper.push({
+          type: 'progress',
+          attemptId,
+          message: `checking out ${assignment.repo.sha.slice(0, 12)} of ${assignment.repo.url}`,
+        });
       tree = await this.trees.acquire(assignment.repo.sha, () =>
         ensureCommit(this.options.gitCacheDir, assignment.repo.url, assignment.repo.sha),
       );
@@ -170,11 +172,7 @@ export class Agent {
             return;
         }
       };
-      // The deadline is absolute (stored by the controller): an adopted attempt keeps it.
-      const job = resume
-        ? { ...assignment.job, timeoutMs: Math.max(1000, assignment.deadline - Date.now()) }
-        : assignment.job;
-      const result = await runJobAttempt(job, {
+      const result = await runJobAttempt(assignment.job, {
         backend: this.options.backend,
         runId: assignment.runId,
         attempt: assignment.attempt,
@@ -192,6 +190,8 @@ export class Agent {
         graceMs: assignment.graceMs,
         context: assignment.context,
         durable: true,
+        // The deadline is absolute (stored by the controller): an adopted attempt keeps it.
+        deadline: assignment.deadline,
         ...(resume && adopted
           ? {
               resume: {
@@ -200,6 +200,7 @@ export class Agent {
                 mode: resume.mode,
                 offsets: resume.offsets,
                 previousFailed: resume.previousFailed,
+                succeededBefore: resume.succeededBefore,
               },
             }
           : {}),

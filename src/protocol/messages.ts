@@ -79,6 +79,8 @@ export interface ResumeInfo {
   seq: number;
   offset: number;
   previousFailed: boolean;
+  /** Steps before `step` that succeeded, for the attempt's summary. */
+  succeededBefore: number;
 }
 
 /** Controller → agent. */

@@ -61,6 +61,11 @@ export interface JobRunOptions {
   durable?: boolean;
   /** Continue an attempt that an earlier process started, in its adopted pod. */
   resume?: ResumePoint;
+  /**
+   * Absolute deadline (epoch ms) of the attempt, when it started earlier (an adopted
+   * attempt keeps its original one). The job still reports its own timeout.
+   */
+  deadline?: number;
 }
 
 /** Where an adopted attempt continues. */
@@ -73,6 +78,8 @@ export interface ResumePoint {
   offsets: StreamOffsets;
   /** Whether a step before `step` failed (for `when`/`if` of the later ones). */
   previousFailed: boolean;
+  /** How many steps before `step` succeeded (the job's summary counts every step). */
+  succeededBefore: number;
 }
 
 export interface StepResult {
@@ -107,7 +114,10 @@ export async function runJobAttempt(job: PlanJob, options: JobRunOptions): Promi
   const cancel = (): void => abort.abort('canceled' satisfies StopCause);
   if (options.signal.aborted) cancel();
   options.signal.addEventListener('abort', cancel, { once: true });
-  const timer = setTimeout(() => abort.abort('timeout' satisfies StopCause), job.timeoutMs);
+  const timer = setTimeout(
+    () => abort.abort('timeout' satisfies StopCause),
+    Math.max(0, Math.min(job.timeoutMs, (options.deadline ?? Infinity) - started)),
+  );
   const cause = (): StopCause | undefined =>
     abort.signal.aborted ? (abort.signal.reason as StopCause) : undefined;
 
@@ -184,7 +194,7 @@ export async function runJobAttempt(job: PlanJob, options: JobRunOptions): Promi
       ? stoppedEnding(cause(), job)
       : (failure ?? {
           outcome: 'success',
-          reason: `${steps.filter((s) => s.outcome === 'success').length} steps succeeded`,
+          reason: `${(options.resume?.succeededBefore ?? 0) + steps.filter((s) => s.outcome === 'success').length} steps succeeded`,
         });
 
     if (ending.outcome === 'success') {

@@ -829,6 +829,13 @@ export class Controller implements ControllerPort {
         finished_at: now,
         lease_until: null,
       });
+      // A step the attempt did not see end (its pod was gone, the agent was lost) ends with it.
+      await builds.endRunningSteps(attemptId, {
+        status: attemptStatus(outcome),
+        outcome,
+        reason: `the attempt ended before this step did: ${reason}`,
+        finishedAt: now,
+      });
       const plan = planOf(run);
       const cls = failureClass(outcome as Outcome);
       const retry =
@@ -989,6 +996,9 @@ export class Controller implements ControllerPort {
           st.outcome !== 'skipped' &&
           !plan.steps[st.idx]?.allowFailure,
       );
+      const succeededBefore = steps.filter(
+        (st) => st.idx < step && st.outcome === 'success',
+      ).length;
       agent.running.add(attempt.id);
       agent.link.send({
         type: 'adopt',
@@ -1006,6 +1016,7 @@ export class Controller implements ControllerPort {
           seq: progress.nextSeq,
           offset: progress.size,
           previousFailed,
+          succeededBefore,
         },
       });
     }
