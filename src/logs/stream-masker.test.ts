@@ -141,6 +141,23 @@ describe('stream masker (both streams, one order)', () => {
     }
   });
 
+  it('puts back swapped halves again and again, also after a pause on the same stream', () => {
+    const secret = 'abcdefghij0123456789';
+    let time = 0;
+    const masker = createStreamMasker([secret], { now: () => time });
+    const pieces: MaskedPiece[] = [];
+    for (let i = 0; i < 6; i++) {
+      // Written: first half on stdout, second on stderr; delivered in either order.
+      const out: Write = ['stdout', secret.slice(0, 10)];
+      const err: Write = ['stderr', `${secret.slice(10)}\n`];
+      pieces.push(...feed(masker, i % 3 === 0 ? [out, err] : [err, out]));
+      time += 100;
+      pieces.push(...masker.release());
+    }
+    pieces.push(...masker.end());
+    expect(pieces.map((p) => p.data.toString()).join('')).toBe('***\n'.repeat(6));
+  });
+
   it('lets the start of a run wait for the other stream no longer than the window', () => {
     let time = 0;
     const masker = createStreamMasker(['abcdefghij0123456789'], { now: () => time });

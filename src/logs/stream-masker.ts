@@ -11,8 +11,8 @@
  *
  * The engine reads a step's stdout and stderr through separate pipes, so two writes made
  * microseconds apart on different streams can arrive swapped (measured: a third of the
- * time with Docker). So the first bytes of each run of one stream wait up to
- * `swapWindowMs` for the other stream: if bytes the other stream then writes end with
+ * time with Docker). So the first bytes of each run of one stream (where the stream
+ * changes, or after a pause) wait up to `swapWindowMs` for the other stream: if bytes the other stream then writes end with
  * the beginning of a pattern whose rest starts that run, the two were swapped by the
  * engine, and the masker puts them back in writing order before matching.
  *
@@ -65,7 +65,9 @@ export interface StreamMasker {
 /** Default wait for the other stream: well above the engine's swaps, well below 250 ms. */
 export const SWAP_WINDOW_MS = 50;
 /** A run waits no longer for the other stream once this much follows it (bounds memory). */
-const MAX_SWAP_HOLD = 1024 * 1024;
+const MAX_SWAP_HOLD = 64 * 1024;
+/** A write after this long a pause starts a new run even on the same stream. */
+const RUN_GAP_MS = 5;
 
 interface Run {
   stream: StreamName;
@@ -95,6 +97,7 @@ export function createStreamMasker(
   let heldLength = 0;
   let junctions: Junction[] = [];
   let last: StreamName | undefined;
+  let lastWrite = -Infinity;
 
   /** Emits held[0, to) with `matches` replaced, each byte tagged with its run's stream. */
   const emit = (buf: Buffer, matches: readonly number[], to: number): MaskedPiece[] => {
@@ -226,9 +229,13 @@ export function createStreamMasker(
         consumed[stream] += chunk.length;
         return [{ stream, data: chunk, raw: { ...consumed } }];
       }
-      if (stream !== last && windowMs > 0)
-        junctions.push({ at: heldLength, stream, deadline: now() + windowMs });
+      const time = now();
+      // A run starts where the stream changes, or after a pause: the engine may deliver
+      // its first bytes and a near-simultaneous write on the other stream in either order.
+      if ((stream !== last || time - lastWrite >= RUN_GAP_MS) && windowMs > 0)
+        junctions.push({ at: heldLength, stream, deadline: time + windowMs });
       last = stream;
+      lastWrite = time;
       const previous = runs.at(-1);
       if (previous?.stream === stream && previous.data.length < 65536)
         previous.data = Buffer.concat([previous.data, chunk]);
