@@ -19,6 +19,7 @@ import {
   type ConfigOverrides,
   type ServerConfig,
 } from '../config/server-config.ts';
+import { shortSecretWarnings } from '../logs/secret-forms.ts';
 import { ownerAlive } from '../runtime/owner.ts';
 import { podId } from '../runtime/pod-plan.ts';
 import { Controller } from '../server/controller.ts';
@@ -141,6 +142,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let config = read();
   mkdirSync(config.dataDir, { recursive: true });
   const secrets = resolveSecrets(config, env);
+  for (const warning of shortSecretWarnings(secrets)) log(`slipway: WARNING: ${warning}`);
   for (const job of config.jobs)
     if (job.webhookSecret) resolveRef(job.webhookSecret, `jobs.${job.name}.webhook_secret`, env);
   const token = adminToken(config, env, log);
@@ -206,7 +208,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   refresh.unref();
   const reload = async (): Promise<{ added: string[]; changed: string[]; removed: string[] }> => {
     const next = read(); // throws on an invalid file: the running configuration stays
-    resolveSecrets(next, env);
+    for (const warning of shortSecretWarnings(resolveSecrets(next, env)))
+      log(`slipway: WARNING: ${warning}`);
     config = next;
     const diff = await syncJobs(store, config);
     await schedules.start();
