@@ -10,6 +10,7 @@ import { slipway } from '../support/cli.ts';
 import {
   TOKEN,
   api,
+  type Controller,
   leftovers,
   logOf,
   startController,
@@ -47,21 +48,23 @@ const LIVE = `jobs:
         echo done
 `;
 
-async function server(): Promise<{ url: string; data: string }> {
+const PIN = 'q7z';
+const ENV = { SLIPWAY_TEST_SPLIT: SPLIT, SLIPWAY_TEST_DB: DB_PASSWORD, SLIPWAY_TEST_PIN: PIN };
+
+async function server(): Promise<Controller & { data: string; config: string }> {
   const repo = gitRepo({ '.slipway.yml': ORDER, 'live.yml': LIVE });
   const dir = project({
     'slipway.server.yml':
-      'secrets:\n  SPLIT: env:SLIPWAY_TEST_SPLIT\n  DB: env:SLIPWAY_TEST_DB\n' +
+      'secrets:\n  SPLIT: env:SLIPWAY_TEST_SPLIT\n  DB: env:SLIPWAY_TEST_DB\n  PIN: env:SLIPWAY_TEST_PIN\n' +
       `agent:\n  pull: false\njobs:\n  app:\n    repo: ${repo.dir}\n` +
       `  live:\n    repo: ${repo.dir}\n    pipeline: live.yml\n`,
   });
   const data = join(dir, 'data');
-  const { url } = await startController(join(dir, 'slipway.server.yml'), data, {
-    SLIPWAY_TEST_SPLIT: SPLIT,
-    SLIPWAY_TEST_DB: DB_PASSWORD,
-  });
-  return { url, data };
+  const config = join(dir, 'slipway.server.yml');
+  return { ...(await startController(config, data, ENV)), data, config };
 }
+
+const SHORT = /WARNING: secret PIN is shorter than 4 characters, so it is NOT masked/g;
 
 describe('the log of a step (real process, real Docker, secrets configured)', () => {
   it('keeps stdout and stderr in the order the step wrote them, each tagged, and masks a secret split across them', async () => {
@@ -100,6 +103,18 @@ describe('the log of a step (real process, real Docker, secrets configured)', ()
     expect(split).not.toContain(SPLIT.slice(10));
     expect(split.match(/\*\*\*/g)).toHaveLength(10);
     expect(leftovers(data)).toEqual([]);
+  }, 120_000);
+
+  it('warns about a secret too short to mask, by its name, at start, on reload and in --check', async () => {
+    const { server: process, config } = await server();
+    expect(process.output().match(SHORT)).toHaveLength(1);
+    process.child.kill('SIGHUP');
+    await process.waitFor(/configuration reloaded/);
+    expect(process.output().match(SHORT)).toHaveLength(2);
+    const checked = await slipway(['server', '--check', '--config', config], { env: ENV });
+    expect(checked.code).toBe(0);
+    expect(checked.stderr.match(SHORT)).toHaveLength(1);
+    expect(process.output() + checked.stdout + checked.stderr).not.toContain(PIN);
   }, 120_000);
 
   it('shows a line without a secret to a following client while the step still sleeps', async () => {

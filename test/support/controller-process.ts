@@ -88,6 +88,7 @@ export interface BuildDetail {
       reason: string;
       startedAt: number | null;
       finishedAt: number | null;
+      deadline: number | null;
       steps: {
         index: number;
         name: string;
