@@ -74,7 +74,10 @@ interface Run {
   data: Buffer;
 }
 
-/** Where a run of one stream starts in the held bytes, and until when it waits. */
+/**
+ * Where a run of one stream starts (absolute position in the masker's input), and until
+ * when it waits for the other stream. Kept in input order, so deadlines ascend too.
+ */
 interface Junction {
   at: number;
   stream: StreamName;
@@ -95,6 +98,8 @@ export function createStreamMasker(
   let matcher = matcherFor(values);
   let runs: Run[] = [];
   let heldLength = 0;
+  /** Absolute input position of the first held byte. */
+  let base = 0;
   let junctions: Junction[] = [];
   let last: StreamName | undefined;
   let lastWrite = -Infinity;
@@ -159,17 +164,22 @@ export function createStreamMasker(
     }
     runs = rest;
     heldLength -= to;
-    junctions = junctions.filter((j) => j.at >= to).map((j) => ({ ...j, at: j.at - to }));
+    base += to;
+    while (junctions.length > 0 && junctions[0]!.at < base) junctions.shift();
   };
 
   /** Masks and emits what can go now; `final` releases everything. */
   const flush = (final: boolean): MaskedPiece[] => {
     if (heldLength === 0 || !matcher) return [];
     const time = now();
-    junctions = final
-      ? []
-      : junctions.filter((j) => j.deadline > time && heldLength - j.at <= MAX_SWAP_HOLD);
-    const limit = junctions.length > 0 ? Math.min(...junctions.map((j) => j.at)) : heldLength;
+    if (final) junctions = [];
+    // Runs that waited long enough, or that much output followed, wait no longer.
+    while (
+      junctions.length > 0 &&
+      (junctions[0]!.deadline <= time || base + heldLength - junctions[0]!.at > MAX_SWAP_HOLD)
+    )
+      junctions.shift();
+    const limit = junctions.length > 0 ? junctions[0]!.at - base : heldLength;
     if (limit === 0 && !final) return [];
     const buf = runs.length === 1 ? runs[0]!.data : Buffer.concat(runs.map((r) => r.data));
     const { matches, releaseTo } = decide(matcher, buf, final, limit);
@@ -179,22 +189,24 @@ export function createStreamMasker(
   /**
    * The engine may have delivered a run of the other stream before bytes that `stream`
    * wrote first. If `stream`'s bytes since that run end with the start of a pattern that
-   * the run begins with the rest of, put them back before the run.
+   * the run begins with the rest of, put them back before the run. Either way that run
+   * waits no longer: the other stream's first bytes after it have been seen.
    */
   const unswap = (stream: StreamName): void => {
-    const junction = junctions.findLast((j) => j.stream === other(stream));
+    const index = junctions.findLastIndex((j) => j.stream === other(stream));
+    const junction = junctions[index];
     if (!junction || !matcher) return;
-    const mine: Buffer[] = [];
-    const theirs: Buffer[] = [];
-    let start = 0;
-    for (const r of runs) {
-      const end = start + r.data.length;
-      if (end > junction.at) {
-        const data = r.data.subarray(Math.max(0, junction.at - start));
-        (r.stream === stream ? mine : theirs).push(data);
-      }
-      start = end;
-    }
+    junctions.splice(index, 1);
+    const at = junction.at - base;
+    // The runs from the junction on (a few: walked from the end), split by stream.
+    let first = runs.length;
+    let start = heldLength;
+    while (first > 0 && start > at) start -= runs[--first]!.data.length;
+    const cut = (r: Run, i: number): Run =>
+      i === first && start < at ? { stream: r.stream, data: r.data.subarray(at - start) } : r;
+    const later = runs.slice(first).map((r, i) => cut(r, first + i));
+    const mine = later.filter((r) => r.stream === stream).map((r) => r.data);
+    const theirs = later.filter((r) => r.stream !== stream).map((r) => r.data);
     const window = matcher.maxLength - 1;
     const tail = Buffer.concat(mine).subarray(-window);
     const head = Buffer.concat(theirs).subarray(0, window);
@@ -203,22 +215,14 @@ export function createStreamMasker(
     for (let i = 0; i < matches.length; i += 2)
       if (matches[i]! < tail.length && matches[i + 1]! > tail.length) crosses = true;
     if (!crosses) return;
-    const before: Run[] = [];
-    const moved: Run[] = [];
-    const after: Run[] = [];
-    start = 0;
-    for (const r of runs) {
-      const end = start + r.data.length;
-      if (end <= junction.at) before.push(r);
-      else {
-        const cut = Math.max(0, junction.at - start);
-        if (cut > 0) before.push({ stream: r.stream, data: r.data.subarray(0, cut) });
-        const part = { stream: r.stream, data: r.data.subarray(cut) };
-        (r.stream === stream ? moved : after).push(part);
-      }
-      start = end;
-    }
-    runs = [...before, ...moved, ...after];
+    const before = runs.slice(0, first);
+    if (start < at)
+      before.push({ stream: runs[first]!.stream, data: runs[first]!.data.subarray(0, at - start) });
+    runs = [
+      ...before,
+      ...later.filter((r) => r.stream === stream),
+      ...later.filter((r) => r.stream !== stream),
+    ];
     junctions = junctions.filter((j) => j.at < junction.at);
   };
 
@@ -233,7 +237,7 @@ export function createStreamMasker(
       // A run starts where the stream changes, or after a pause: the engine may deliver
       // its first bytes and a near-simultaneous write on the other stream in either order.
       if ((stream !== last || time - lastWrite >= RUN_GAP_MS) && windowMs > 0)
-        junctions.push({ at: heldLength, stream, deadline: time + windowMs });
+        junctions.push({ at: base + heldLength, stream, deadline: time + windowMs });
       last = stream;
       lastWrite = time;
       const previous = runs.at(-1);
@@ -245,8 +249,7 @@ export function createStreamMasker(
       return flush(false);
     },
     due() {
-      if (heldLength === 0 || junctions.length === 0) return undefined;
-      return Math.min(...junctions.map((j) => j.deadline));
+      return heldLength === 0 ? undefined : junctions[0]?.deadline;
     },
     release() {
       return flush(false);
