@@ -137,13 +137,15 @@ export async function runJobAttempt(job: PlanJob, options: JobRunOptions): Promi
 
   const missing = job.secrets.filter((name) => options.secrets[name] === undefined);
   if (missing.length > 0) {
+    await options.resume?.pod.destroy();
     return finish({
       outcome: 'failure',
       reason: `the job needs secret${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which ${missing.length > 1 ? 'are' : 'is'} not set; give ${missing.map((m) => `--secret ${m}=...`).join(' ')} (or --env-file)`,
     });
   }
 
-  let pod: Pod | undefined;
+  // An adopted pod is ours from the start: every way out below removes it.
+  let pod: Pod | undefined = options.resume?.pod;
   try {
     const cacheKeys = await Promise.all(
       job.caches.map((c) => renderCacheKey(c, job, options.context, options.source)),
