@@ -69,6 +69,7 @@ export function replaceMatches(
   return Buffer.concat(parts);
 }
 
+/** A masker over one byte stream (see the top of this file). */
 export function createMasker(secrets: readonly string[], options: MaskerOptions = {}): Masker {
   const replacement = Buffer.from(options.replacement ?? '***');
   let values = [...secrets];

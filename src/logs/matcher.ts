@@ -18,6 +18,7 @@ export interface Matcher {
   prefixes: PrefixAutomaton;
 }
 
+/** Compiles byte patterns (undefined when there are none: nothing to mask). */
 export function compileMatcher(patterns: readonly Buffer[]): Matcher | undefined {
   if (patterns.length === 0) return undefined;
   const sorted = [...patterns].sort((a, b) => b.length - a.length);
