@@ -98,11 +98,13 @@ export class Agent {
     if (!resume) shipper.push({ type: 'attempt.started', attemptId });
     let tree: Tree | undefined;
     try {
-      shipper.push({
-        type: 'progress',
-        attemptId,
-        message: `checking out ${assignment.repo.sha.slice(0, 12)} of ${assignment.repo.url}`,
-      });
+      // An adopted attempt said this already, before the restart.
+      if (!resume)
+        shipper.push({
+          type: 'progress',
+          attemptId,
+          message: `checking out ${assignment.repo.sha.slice(0, 12)} of ${assignment.repo.url}`,
+        });
       tree = await this.trees.acquire(assignment.repo.sha, () =>
         ensureCommit(
           this.options.gitCacheDir,
@@ -156,7 +158,7 @@ export class Agent {
           case 'output': {
             const position = offsets.get(event.step) ?? { seq: 0, offset: 0 };
             offsets.set(event.step, position);
-            shipper.pushLog(attemptId, event.step, event.stream, event.data, position);
+            shipper.pushLog(attemptId, event.step, event.stream, event.data, position, event.raw);
             return;
           }
           case 'step.finished':
@@ -175,11 +177,7 @@ export class Agent {
             return;
         }
       };
-      // The deadline is absolute (stored by the controller): an adopted attempt keeps it.
-      const job = resume
-        ? { ...assignment.job, timeoutMs: Math.max(1000, assignment.deadline - Date.now()) }
-        : assignment.job;
-      const result = await runJobAttempt(job, {
+      const result = await runJobAttempt(assignment.job, {
         backend: this.options.backend,
         runId: assignment.runId,
         attempt: assignment.attempt,
@@ -198,6 +196,8 @@ export class Agent {
         graceMs: assignment.graceMs,
         context: assignment.context,
         durable: true,
+        // The deadline is absolute (stored by the controller): an adopted attempt keeps it.
+        deadline: assignment.deadline,
         ...(resume && adopted
           ? {
               resume: {
@@ -206,6 +206,7 @@ export class Agent {
                 mode: resume.mode,
                 offsets: resume.offsets,
                 previousFailed: resume.previousFailed,
+                succeededBefore: resume.succeededBefore,
               },
             }
           : {}),
@@ -252,7 +253,9 @@ class Shipper {
     stream: 'stdout' | 'stderr',
     data: Buffer,
     position: { seq: number; offset: number },
+    raw?: { stdout: number; stderr: number },
   ): void {
+    // Only the tail of the queue is merged into: output keeps its order across streams.
     const last = this.queue.at(-1);
     if (
       last?.type === 'log' &&
@@ -261,6 +264,7 @@ class Shipper {
       last.data.length + data.length <= MAX_LOG_MESSAGE
     ) {
       last.data = Buffer.concat([last.data, data]);
+      if (raw) last.raw = raw;
       position.offset += data.length;
       return;
     }
@@ -272,6 +276,7 @@ class Shipper {
       offset: position.offset,
       stream,
       data,
+      ...(raw ? { raw } : {}),
     });
     position.seq += 1;
     position.offset += data.length;

@@ -8,6 +8,7 @@ import {
   resolveSecrets,
 } from '../config/server-config.ts';
 import { SlipwayError } from '../errors/index.ts';
+import { shortSecretWarnings } from '../logs/secret-forms.ts';
 import { startServer } from '../main/server.ts';
 import { formatDiagnostics } from '../pipeline/format.ts';
 import type { Output } from './output.ts';
@@ -26,7 +27,8 @@ function check(options: ServerCliOptions, output: Output): void {
     ...(options.dataDir ? { dataDir: options.dataDir } : {}),
   };
   const config = options.config ? loadConfig(options.config, overrides) : defaultConfig(overrides);
-  resolveSecrets(config);
+  for (const warning of shortSecretWarnings(resolveSecrets(config)))
+    output.err(`slipway: WARNING: ${warning}`);
   for (const job of config.jobs)
     if (job.webhookSecret) resolveRef(job.webhookSecret, `jobs.${job.name}.webhook_secret`);
   if (config.adminTokenRef) resolveRef(config.adminTokenRef, 'admin_token');

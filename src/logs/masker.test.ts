@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createMasker, maskableSecrets, secretPatterns } from './masker.ts';
+import { createMasker, maskableSecrets, secretPatterns, shortSecretWarnings } from './masker.ts';
 
 /** Feeds chunks through a fresh masker and returns everything it emitted. */
 function run(secrets: string[], chunks: (string | Buffer)[]): Buffer {
@@ -76,6 +76,49 @@ describe('masker', () => {
     expect(out).toBe('*** | *** | *** | ***');
   });
 
+  it('masks lower-case %xx URL encoding and form encoding with +', () => {
+    const secret = 'p@ss w/rd:ü~!';
+    const forms = [
+      encodeURIComponent(secret),
+      encodeURIComponent(secret).toLowerCase(),
+      encodeURIComponent(secret).replace(/%20/g, '+'),
+      new URLSearchParams({ q: secret }).toString().slice(2),
+      new URLSearchParams({ q: secret })
+        .toString()
+        .slice(2)
+        .replace(/%[0-9A-F]{2}/g, (e) => e.toLowerCase()),
+    ];
+    expect(new Set(forms).size).toBe(5);
+    expect(run([secret], [`a=${forms.join('&b=')}`]).toString()).toBe(
+      'a=***&b=***&b=***&b=***&b=***',
+    );
+  });
+
+  it('masks JSON with escaped slashes and with non-ASCII escaped', () => {
+    const secret = 'https://user:pässword@host/x';
+    const slashes = JSON.stringify(secret).slice(1, -1).replace(/\//g, '\\/');
+    const ascii = slashes.replace('ä', '\\u00e4');
+    expect(run([secret], [`{"a":"${slashes}","b":"${ascii}"}`]).toString()).toBe(
+      '{"a":"***","b":"***"}',
+    );
+  });
+
+  it('masks hex in lower and upper case', () => {
+    const secret = 'tok-3141';
+    const hex = Buffer.from(secret).toString('hex');
+    expect(run([secret], [`${hex} ${hex.toUpperCase()}`]).toString()).toBe('*** ***');
+  });
+
+  it('releases a line at once when nothing in it may begin a secret', () => {
+    const masker = createMasker(['postgres://admin:hunter22@db']);
+    expect(masker.write(Buffer.from('connecting to db:5432\n')).toString()).toBe(
+      'connecting to db:5432\n',
+    );
+    // Only "post", which may begin the secret, waits for the next write.
+    expect(masker.write(Buffer.from('using post')).toString()).toBe('using ');
+    expect(masker.write(Buffer.from('man\n')).toString()).toBe('postman\n');
+  });
+
   it('prefers the longest secret at a position and handles overlaps like a one-shot replace', () => {
     expect(run(['token', 'token123'], ['x token123 token12']).toString()).toBe('x *** ***12');
     expect(run(['abcd', 'bcdefg'], ['abcdefg']).toString()).toBe('***efg');
@@ -84,9 +127,11 @@ describe('masker', () => {
 
   it('applies a secret added mid-stream to bytes not yet emitted', () => {
     const masker = createMasker(['first-secret']);
-    const a = masker.write(Buffer.from('first-secret late-sec'));
-    masker.addSecret('late-secret');
-    const b = masker.write(Buffer.from('ret and late-secret'));
+    // "firs" may begin first-secret: it is held, and the new secret applies to it.
+    const a = masker.write(Buffer.from('first-secret firs'));
+    expect(a.toString()).toBe('*** ');
+    masker.addSecret('firs-late-value');
+    const b = masker.write(Buffer.from('-late-value and firs-late-value'));
     expect(Buffer.concat([a, b, masker.end()]).toString()).toBe('*** *** and ***');
   });
 
@@ -104,6 +149,13 @@ describe('masker', () => {
     expect(ignored).toHaveLength(1);
     expect(ignored[0]!.reason).not.toContain('abc');
     expect(run(['abc'], ['abc abc']).toString()).toBe('abc abc');
+  });
+
+  it('warns about short secrets by name, never by value', () => {
+    const warnings = shortSecretWarnings({ PIN: '123', TOKEN: 'long-enough', EMPTY: '' });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^secret PIN is shorter than 4 characters, so it is NOT masked/);
+    expect(warnings[0]).not.toContain('123');
   });
 
   it('streams a 50 MB line holding back less than the longest pattern', () => {

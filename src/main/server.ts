@@ -19,6 +19,7 @@ import {
   type ConfigOverrides,
   type ServerConfig,
 } from '../config/server-config.ts';
+import { shortSecretWarnings } from '../logs/secret-forms.ts';
 import { ownerAlive } from '../runtime/owner.ts';
 import { podId } from '../runtime/pod-plan.ts';
 import { Controller } from '../server/controller.ts';
@@ -162,6 +163,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // The data directory holds the store, the admin token and mirrors: owner only.
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const secrets = resolveSecrets(config, env);
+  for (const warning of shortSecretWarnings(secrets)) log(`slipway: WARNING: ${warning}`);
   for (const job of config.jobs)
     if (job.webhookSecret) resolveRef(job.webhookSecret, `jobs.${job.name}.webhook_secret`, env);
   const token = adminToken(config, env, log);
@@ -229,6 +231,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const reload = async (): Promise<ReloadResult> => {
     const next = read(); // throws on an invalid file: the running configuration stays
     const nextSecrets = resolveSecrets(next, env);
+    for (const warning of shortSecretWarnings(nextSecrets)) log(`slipway: WARNING: ${warning}`);
     config = next;
     const diff = await syncJobs(store, config);
     // Builds dispatched from now on get the new values; running attempts keep theirs.

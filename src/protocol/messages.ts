@@ -53,6 +53,11 @@ export type AgentMessage =
       offset: number;
       stream: 'stdout' | 'stderr';
       data: Buffer;
+      /**
+       * Raw (unmasked) bytes of each of the step's streams behind this chunk and all before
+       * it, as the step wrote them (its spool counts raw bytes): where an adopted step resumes.
+       */
+      raw?: { stdout: number; stderr: number };
     }
   | {
       type: 'step.finished';
@@ -71,12 +76,14 @@ export interface ResumeInfo {
   step: number;
   /** `follow`: the step was running; `start`: run it (nothing of it ran yet). */
   mode: 'follow' | 'start';
-  /** Bytes of the step's stdout and stderr already stored. */
+  /** Raw bytes of the step's stdout and stderr behind what is stored: where reading resumes. */
   offsets: { stdout: number; stderr: number };
   /** Next log chunk seq and byte offset of that step. */
   seq: number;
   offset: number;
   previousFailed: boolean;
+  /** Steps before `step` that succeeded, for the attempt's summary. */
+  succeededBefore: number;
 }
 
 /** Controller → agent. */

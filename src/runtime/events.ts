@@ -24,6 +24,11 @@ export type RunEvent =
       stream: 'stdout' | 'stderr';
       /** The bytes after masking. JSON output carries them as UTF-8 text. */
       data: Buffer;
+      /**
+       * Raw (unmasked) bytes of each of the step's streams behind this output and all
+       * before it: where a resumed step continues. Absent for the runtime's own lines.
+       */
+      raw?: { stdout: number; stderr: number };
     })
   | (Base & {
       type: 'step.finished';

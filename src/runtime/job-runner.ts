@@ -12,7 +12,7 @@ import type {
   StreamOffsets,
 } from '../backends/backend.ts';
 import { PodError } from '../backends/backend.ts';
-import { createMasker } from '../logs/masker.ts';
+import { createStreamMasker, type MaskedPiece } from '../logs/stream-masker.ts';
 import { evaluate, parseExpression, truthy } from '../pipeline/expressions.ts';
 import { buildValues } from '../pipeline/job-render.ts';
 import type { BuildContext, PlanJob, PlanStep } from '../pipeline/plan.ts';
@@ -67,6 +67,11 @@ export interface JobRunOptions {
   durable?: boolean;
   /** Continue an attempt that an earlier process started, in its adopted pod. */
   resume?: ResumePoint;
+  /**
+   * Absolute deadline (epoch ms) of the attempt, when it started earlier (an adopted
+   * attempt keeps its original one). The job still reports its own timeout.
+   */
+  deadline?: number;
 }
 
 /** Where an adopted attempt continues. */
@@ -79,6 +84,8 @@ export interface ResumePoint {
   offsets: StreamOffsets;
   /** Whether a step before `step` failed (for `when`/`if` of the later ones). */
   previousFailed: boolean;
+  /** How many steps before `step` succeeded (the job's summary counts every step). */
+  succeededBefore: number;
 }
 
 export interface StepResult {
@@ -113,7 +120,10 @@ export async function runJobAttempt(job: PlanJob, options: JobRunOptions): Promi
   const cancel = (): void => abort.abort('canceled' satisfies StopCause);
   if (options.signal.aborted) cancel();
   options.signal.addEventListener('abort', cancel, { once: true });
-  const timer = setTimeout(() => abort.abort('timeout' satisfies StopCause), job.timeoutMs);
+  const timer = setTimeout(
+    () => abort.abort('timeout' satisfies StopCause),
+    Math.max(0, Math.min(job.timeoutMs, (options.deadline ?? Infinity) - started)),
+  );
   const cause = (): StopCause | undefined =>
     abort.signal.aborted ? (abort.signal.reason as StopCause) : undefined;
 
@@ -141,13 +151,15 @@ export async function runJobAttempt(job: PlanJob, options: JobRunOptions): Promi
         `secret${missing.length > 1 ? 's' : ''} ${missing.join(', ')} withheld: the variable${missing.length > 1 ? 's are' : ' is'} unset in every step`,
       );
   } else if (missing.length > 0) {
+    await options.resume?.pod.destroy();
     return finish({
       outcome: 'failure',
       reason: `the job needs secret${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which ${missing.length > 1 ? 'are' : 'is'} not set; give ${missing.map((m) => `--secret ${m}=...`).join(' ')} (or --env-file) to slipway run, or set ${missing.map((m) => `secrets.${m}`).join(', ')} in the controller's configuration`,
     });
   }
 
-  let pod: Pod | undefined;
+  // An adopted pod is ours from the start: every way out below removes it.
+  let pod: Pod | undefined = options.resume?.pod;
   try {
     const cacheKeys = await Promise.all(
       job.caches.map((c) => renderCacheKey(c, job, options.context, options.source)),
@@ -198,7 +210,7 @@ export async function runJobAttempt(job: PlanJob, options: JobRunOptions): Promi
       ? stoppedEnding(cause(), job)
       : (failure ?? {
           outcome: 'success',
-          reason: `${steps.filter((s) => s.outcome === 'success').length} steps succeeded`,
+          reason: `${(options.resume?.succeededBefore ?? 0) + steps.filter((s) => s.outcome === 'success').length} steps succeeded`,
         });
 
     if (ending.outcome === 'success') {
@@ -307,7 +319,9 @@ async function runSteps(
     // An adopted attempt: the steps before the resume point were reported by the process
     // that started them; the one being followed was already announced.
     if (resume && step.index < resume.step) continue;
-    const following = resume?.mode === 'follow' && step.index === resume.step;
+    // A checkout leaves nothing to follow (it is not spooled): it is run again instead.
+    const following =
+      resume?.mode === 'follow' && step.index === resume.step && step.kind !== 'checkout';
     if (following) {
       const started = Date.now();
       record(
@@ -334,13 +348,14 @@ async function runSteps(
       skip(step, decision);
       continue;
     }
-    emit(reporter, {
-      type: 'step.started',
-      job: job.id,
-      attempt,
-      step: step.index,
-      name: step.name,
-    });
+    if (!(resume?.mode === 'follow' && step.index === resume.step))
+      emit(reporter, {
+        type: 'step.started',
+        job: job.id,
+        attempt,
+        step: step.index,
+        name: step.name,
+      });
     const started = Date.now();
     const ending =
       step.kind === 'checkout'
@@ -401,18 +416,38 @@ async function execStep(
     step.timeoutMs === null
       ? undefined
       : setTimeout(() => abort.abort('timeout' satisfies StopCause), step.timeoutMs);
-  const secretValues = Object.values(options.secrets);
-  const maskers = { stdout: createMasker(secretValues), stderr: createMasker(secretValues) };
-  const send = (stream: 'stdout' | 'stderr', data: Buffer): void => {
-    if (data.length > 0)
-      emit(options.reporter, {
-        type: 'output',
-        job: job.id,
-        attempt: options.attempt,
-        step: step.index,
-        stream,
-        data,
-      });
+  // One masker over both streams, in arrival order: output keeps the order it was written
+  // in, and a secret split across stdout and stderr is caught like one split across writes.
+  const masker = createStreamMasker(
+    Object.values(options.secrets),
+    resumeAt ? { start: resumeAt } : {},
+  );
+  let releaseTimer: NodeJS.Timeout | undefined;
+  const put = (pieces: readonly MaskedPiece[]): void => {
+    for (const { stream, data, raw } of pieces)
+      if (data.length > 0)
+        emit(options.reporter, {
+          type: 'output',
+          job: job.id,
+          attempt: options.attempt,
+          step: step.index,
+          stream,
+          data,
+          ...(options.durable ? { raw } : {}),
+        });
+  };
+  const send = (pieces: readonly MaskedPiece[]): void => {
+    put(pieces);
+    // Bytes waiting for the other stream go out when their short window has passed.
+    const due = masker.due();
+    if (due !== undefined && !releaseTimer)
+      releaseTimer = setTimeout(
+        () => {
+          releaseTimer = undefined;
+          send(masker.release());
+        },
+        Math.max(0, due - Date.now()),
+      );
   };
   const command: StepCommand = {
     id: `${options.runId}-${options.attempt}-${step.index}`,
@@ -426,8 +461,8 @@ async function execStep(
   };
   try {
     const io = {
-      stdout: (b: Buffer) => send('stdout', maskers.stdout.write(b)),
-      stderr: (b: Buffer) => send('stderr', maskers.stderr.write(b)),
+      stdout: (b: Buffer) => send(masker.write('stdout', b)),
+      stderr: (b: Buffer) => send(masker.write('stderr', b)),
     };
     const exit = resumeAt
       ? pod.resume
@@ -441,8 +476,9 @@ async function execStep(
       cause === 'timeout' && !jobSignal.aborted ? step.timeoutMs : job.timeoutMs,
     );
   } finally {
-    send('stdout', maskers.stdout.end());
-    send('stderr', maskers.stderr.end());
+    clearTimeout(releaseTimer);
+    releaseTimer = undefined;
+    put(masker.end());
     clearTimeout(timer);
     jobSignal.removeEventListener('abort', stop);
   }

@@ -137,6 +137,7 @@ export class Controller implements ControllerPort {
   readonly events = new EventEmitter();
   private readonly agents = new Map<string, ConnectedAgent>();
   private readonly locks = new Map<number, Promise<unknown>>();
+  /** Bytes stored per step (`attempt:step`), read from the store once: the cap is durable. */
   private readonly logBytes = new Map<string, number>();
   private readonly setupSeq = new Map<number, { seq: number; offset: number }>();
   /** The build of each attempt that is sending output. */
@@ -882,7 +883,13 @@ export class Controller implements ControllerPort {
   ): Promise<void> {
     const key = `${attempt.id}:${message.step}`;
     const cap = this.options.logCapBytes;
-    const stored = this.logBytes.get(key) ?? 0;
+    let stored = this.logBytes.get(key);
+    if (stored === undefined) {
+      // First output of this step in this process: count what earlier processes stored.
+      const before = await this.store.logs.stored(attempt.id, message.step);
+      stored = before.truncated ? cap : before.bytes;
+      this.logBytes.set(key, stored);
+    }
     if (stored >= cap) return;
     let data = message.data;
     let truncated = false;
@@ -898,6 +905,7 @@ export class Controller implements ControllerPort {
       offset: message.offset,
       stream: message.stream,
       data,
+      ...(message.raw ? { raw: message.raw } : {}),
     });
     if (id === undefined) return;
     this.logBytes.set(key, truncated ? cap : stored + data.length);
@@ -931,6 +939,13 @@ export class Controller implements ControllerPort {
         reason,
         finished_at: now,
         lease_until: null,
+      });
+      // A step the attempt did not see end (its pod was gone, the agent was lost) ends with it.
+      await builds.endRunningSteps(attemptId, {
+        status: attemptStatus(outcome),
+        outcome,
+        reason: `the attempt ended before this step did: ${reason}`,
+        finishedAt: now,
       });
       const plan = planOf(run);
       const cls = failureClass(outcome as Outcome);
@@ -1092,6 +1107,9 @@ export class Controller implements ControllerPort {
           st.outcome !== 'skipped' &&
           !plan.steps[st.idx]?.allowFailure,
       );
+      const succeededBefore = steps.filter(
+        (st) => st.idx < step && st.outcome === 'success',
+      ).length;
       agent.running.add(attempt.id);
       agent.link.send({
         type: 'adopt',
@@ -1105,10 +1123,11 @@ export class Controller implements ControllerPort {
         resume: {
           step,
           mode: current ? 'follow' : 'start',
-          offsets: { stdout: progress.stdout, stderr: progress.stderr },
+          offsets: progress.raw,
           seq: progress.nextSeq,
           offset: progress.size,
           previousFailed,
+          succeededBefore,
         },
       });
     }

@@ -254,6 +254,24 @@ export class BuildStore {
       .execute();
   }
 
+  /** Ends every step of an attempt that is still `running` (the attempt ended without them). */
+  async endRunningSteps(
+    attemptId: number,
+    ending: { status: string; outcome: string; reason: string; finishedAt: number },
+  ): Promise<void> {
+    await this.db
+      .updateTable('steps')
+      .set({
+        status: ending.status,
+        outcome: ending.outcome,
+        reason: ending.reason,
+        finished_at: ending.finishedAt,
+      })
+      .where('attempt_id', '=', attemptId)
+      .where('status', '=', 'running')
+      .execute();
+  }
+
   async countByStatus(): Promise<Record<string, number>> {
     const rows = await this.db
       .selectFrom('attempts')

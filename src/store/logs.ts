@@ -27,8 +27,14 @@ export interface LogChunk {
   time: number;
 }
 
-/** A chunk to store; its id is given by the store, its time defaults to now. */
-export type NewChunk = Omit<LogChunk, 'id' | 'time'> & { time?: number };
+/**
+ * A chunk to store; its id is given by the store, its time defaults to now. `raw` is where
+ * it ends in the step's raw stdout and stderr (bytes before masking), when known.
+ */
+export type NewChunk = Omit<LogChunk, 'id' | 'time'> & {
+  time?: number;
+  raw?: { stdout: number; stderr: number };
+};
 
 function toChunk(row: Selectable<LogChunksTable>): LogChunk {
   return {
@@ -60,6 +66,8 @@ export class LogStore {
         stream: chunk.stream,
         data: chunk.data,
         created_at: chunk.time ?? Date.now(),
+        raw_stdout: chunk.raw?.stdout ?? null,
+        raw_stderr: chunk.raw?.stderr ?? null,
       })
       .onConflict((oc) => oc.columns(['attempt_id', 'step', 'seq']).doNothing())
       .returning('id')
@@ -95,11 +103,15 @@ export class LogStore {
     return (await query.execute()).map(toChunk);
   }
 
-  /** How much of one step's log is stored, per stream, and where the next chunk goes. */
+  /**
+   * How much of one step's log is stored and where the next chunk goes: `raw` is where
+   * the stored chunks end in the step's raw streams (where an adopted step resumes).
+   * Chunks stored without raw offsets (before migration 0003) count their stored bytes.
+   */
   async progress(
     attemptId: number,
     step: number,
-  ): Promise<{ stdout: number; stderr: number; nextSeq: number; size: number }> {
+  ): Promise<{ raw: { stdout: number; stderr: number }; nextSeq: number; size: number }> {
     const rows = await this.db
       .selectFrom('log_chunks')
       .select((eb) => [
@@ -107,19 +119,41 @@ export class LogStore {
         eb.fn.sum<number>(sql<number>`length(data)`).as('bytes'),
         eb.fn.max('seq').as('seq'),
         eb.fn.max(sql<number>`"offset" + length(data)`).as('end'),
+        eb.fn.max('raw_stdout').as('rawStdout'),
+        eb.fn.max('raw_stderr').as('rawStderr'),
+        eb.fn.count<number>('raw_stdout').as('known'),
+        eb.fn.countAll<number>().as('chunks'),
       ])
       .where('attempt_id', '=', attemptId)
       .where('step', '=', step)
       .groupBy('stream')
       .execute();
-    const of = (stream: string): number =>
-      Number(rows.find((r) => r.stream === stream)?.bytes ?? 0);
+    const known = rows.every((r) => Number(r.known) === Number(r.chunks));
+    const raw = known
+      ? {
+          stdout: Math.max(0, ...rows.map((r) => Number(r.rawStdout ?? 0))),
+          stderr: Math.max(0, ...rows.map((r) => Number(r.rawStderr ?? 0))),
+        }
+      : {
+          stdout: Number(rows.find((r) => r.stream === 'stdout')?.bytes ?? 0),
+          stderr: Number(rows.find((r) => r.stream === 'stderr')?.bytes ?? 0),
+        };
     return {
-      stdout: of('stdout'),
-      stderr: of('stderr'),
+      raw,
       nextSeq: rows.length ? Math.max(...rows.map((r) => Number(r.seq))) + 1 : 0,
       size: rows.length ? Math.max(...rows.map((r) => Number(r.end))) : 0,
     };
+  }
+
+  /** Bytes stored for one step and whether its log reached the cap (durable across restarts). */
+  async stored(attemptId: number, step: number): Promise<{ bytes: number; truncated: boolean }> {
+    const row = await this.db
+      .selectFrom('steps')
+      .select(['log_bytes', 'truncated'])
+      .where('attempt_id', '=', attemptId)
+      .where('idx', '=', step)
+      .executeTakeFirst();
+    return { bytes: Number(row?.log_bytes ?? 0), truncated: Number(row?.truncated ?? 0) === 1 };
   }
 
   /** Size of one step's stored log in bytes. */

@@ -158,6 +158,14 @@ export const MIGRATIONS: Record<string, Migration> = {
         .execute();
     },
   },
+  '0003_log_raw_offsets': {
+    async up(db: Db) {
+      // Where each chunk ends in the step's raw (unmasked) stdout and stderr: an adopted
+      // step resumes its spool there. Null for chunks stored before this migration.
+      await db.schema.alterTable('log_chunks').addColumn('raw_stdout', 'bigint').execute();
+      await db.schema.alterTable('log_chunks').addColumn('raw_stderr', 'bigint').execute();
+    },
+  },
   '0004_build_pr_fields': {
     async up(db: Db) {
       // Pull requests are builds of no branch: their target, head and forge ref stand apart,

@@ -138,6 +138,9 @@ export interface LogChunksTable {
   data: Uint8Array;
   /** When the controller stored it (epoch ms). */
   created_at: Generated<number>;
+  /** Raw bytes of the step's stdout and stderr behind this chunk (null: not known). */
+  raw_stdout: number | null;
+  raw_stderr: number | null;
 }
 
 export interface DeliveriesTable {

@@ -249,6 +249,61 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       await store.close();
     });
 
+    it('logs: progress gives where the stored chunks end in the raw streams; stored bytes persist', async () => {
+      const store = await open();
+      await store.builds.putStep({
+        attempt_id: 8,
+        idx: 0,
+        name: 's',
+        status: 'running',
+        outcome: null,
+        reason: '',
+        exit_code: null,
+        log_bytes: 0,
+        truncated: 0,
+        started_at: 1,
+        finished_at: null,
+      });
+      const chunk = (seq: number, offset: number, stream: string, text: string) => ({
+        buildId: 1,
+        attemptId: 8,
+        step: 0,
+        seq,
+        offset,
+        stream,
+        data: Buffer.from(text),
+      });
+      // Masked output is shorter than the raw bytes it stands for ("***" for a secret).
+      await store.logs.append({
+        ...chunk(0, 0, 'stdout', 'a ***\n'),
+        raw: { stdout: 16, stderr: 0 },
+      });
+      await store.logs.append({ ...chunk(1, 6, 'stderr', 'e\n'), raw: { stdout: 16, stderr: 2 } });
+      await store.logs.append({ ...chunk(2, 8, 'stdout', 'b\n'), raw: { stdout: 18, stderr: 2 } });
+      expect(await store.logs.progress(8, 0)).toEqual({
+        raw: { stdout: 18, stderr: 2 },
+        nextSeq: 3,
+        size: 10,
+      });
+      expect(await store.logs.stored(8, 0)).toEqual({ bytes: 10, truncated: false });
+      // Chunks stored without raw offsets count their stored bytes.
+      await store.logs.append({ ...chunk(0, 0, 'stdout', 'old'), step: 1 });
+      expect((await store.logs.progress(8, 1)).raw).toEqual({ stdout: 3, stderr: 0 });
+      await store.builds.endRunningSteps(8, {
+        status: 'error',
+        outcome: 'infra_error',
+        reason: 'gone',
+        finishedAt: 9,
+      });
+      expect((await store.builds.steps([8]))[0]).toMatchObject({
+        status: 'error',
+        outcome: 'infra_error',
+        reason: 'gone',
+        finished_at: 9,
+      });
+      await store.close();
+    });
+
     it('triggers: a delivery is recorded once; fire times are kept', async () => {
       const store = await open();
       expect(

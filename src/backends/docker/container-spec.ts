@@ -232,16 +232,35 @@ const SPOOL_SCRIPT =
   'until wait; do :; done; echo $s >"$d/exit.tmp" && mv "$d/exit.tmp" "$d/exit"; exit $s; ' +
   'fi; ';
 
-/** Waits for a durable step to end and prints its exit status. */
-export function spoolWaitScript(stepId: string): string[] {
+/**
+ * Follows a durable step's spool from raw byte offsets until the step has ended: every
+ * 0.2 s, new bytes of `out` go to stdout and new bytes of `err` to stderr (so output
+ * written while no controller ran keeps its order within each stream, not across them).
+ * It ends after a last read once the step's exit status exists; the tees have finished
+ * writing by then.
+ */
+export function spoolFollowScript(
+  stepId: string,
+  offsets: { stdout: number; stderr: number },
+): string[] {
   const d = shellQuote(`${SPOOL_ROOT}/${stepId}`);
-  return ['sh', '-c', `while [ ! -e ${d}/exit ]; do sleep 0.2; done; cat ${d}/exit`];
+  const read = (file: string, at: string, redirect: string): string =>
+    `n=$(wc -c <${d}/${file} 2>/dev/null || echo 0); ` +
+    `if [ "$n" -gt "$${at}" ]; then tail -c +$((${at}+1)) ${d}/${file} | head -c $((n-${at}))${redirect}; ${at}=$n; fi; `;
+  return [
+    'sh',
+    '-c',
+    `o=${Math.trunc(offsets.stdout)}; e=${Math.trunc(offsets.stderr)}; ` +
+      `while :; do f=0; [ -e ${d}/exit ] && f=1; ` +
+      read('out', 'o', '') +
+      read('err', 'e', ' >&2') +
+      '[ $f = 1 ] && break; sleep 0.2; done',
+  ];
 }
 
-/** Prints a durable step's stream from a byte offset. */
-export function spoolReadScript(stepId: string, stream: 'out' | 'err', offset: number): string[] {
-  const file = shellQuote(`${SPOOL_ROOT}/${stepId}/${stream}`);
-  return ['sh', '-c', `[ -e ${file} ] && tail -c +${offset + 1} ${file}; true`];
+/** Prints a durable step's exit status (after it ended). */
+export function spoolExitScript(stepId: string): string[] {
+  return ['sh', '-c', `cat ${shellQuote(`${SPOOL_ROOT}/${stepId}/exit`)}`];
 }
 
 /** A script that sends a signal to every process carrying the step's marker. */

@@ -5,8 +5,8 @@ import {
   STEP_MARKER_ENV,
   parseOomKills,
   signalStepScript,
-  spoolReadScript,
-  spoolWaitScript,
+  spoolExitScript,
+  spoolFollowScript,
   stepContainerOptions,
   stepWrapper,
   workspaceVolumeName,
@@ -193,22 +193,15 @@ export class DockerPod implements Pod {
     if (!containerId)
       return { kind: 'infra_error', message: `the pod has no container "${target}" to resume in` };
     const container = this.docker.getContainer(containerId);
-    const run = async (cmd: string[], sink: StepIO): Promise<Docker.Exec> => {
-      const exec = await container.exec({
-        Cmd: cmd,
-        User: '0',
-        AttachStdout: true,
-        AttachStderr: true,
-      });
-      await pump(await exec.start({ hijack: true, stdin: false }), sink);
-      return exec;
-    };
     let stopped = false;
     try {
-      // Wait for the step to end (its wrapper writes the exit status), stoppable as usual.
-      let status = '';
-      const waiter = await container.exec({
-        Cmd: spoolWaitScript(command.id),
+      // Follow the spool live from the raw offsets until the step ends (its wrapper writes
+      // the exit status), stoppable as usual. The follower has a marker of its own: a step
+      // killed with its wrapper leaves no exit status, and then the follower is ended too.
+      const followerId = `${command.id}.follow`;
+      const follower = await container.exec({
+        Cmd: spoolFollowScript(command.id, offsets),
+        Env: [`${STEP_MARKER_ENV}=${followerId}`],
         User: '0',
         AttachStdout: true,
         AttachStderr: true,
@@ -216,34 +209,25 @@ export class DockerPod implements Pod {
       const stop = (): void => {
         if (stopped) return;
         stopped = true;
-        void this.stopStep(containerId, command, waiter);
+        void this.stopStep(containerId, command, follower).then(() =>
+          this.captureRoot(containerId, signalStepScript(followerId, 'KILL')).catch(() => ''),
+        );
       };
       if (signal.aborted) stop();
       signal.addEventListener('abort', stop, { once: true });
       try {
-        await pump(await waiter.start({ hijack: true, stdin: false }), {
-          stdout: (b) => (status += b.toString()),
-          stderr: () => undefined,
-        });
+        await pump(await follower.start({ hijack: true, stdin: false }), io);
       } finally {
         signal.removeEventListener('abort', stop);
       }
-      const ignore = (): void => undefined;
-      await run(spoolReadScript(command.id, 'out', offsets.stdout), {
-        stdout: (b) => io.stdout(b),
-        stderr: ignore,
-      });
-      await run(spoolReadScript(command.id, 'err', offsets.stderr), {
-        stdout: (b) => io.stderr(b),
-        stderr: ignore,
-      });
-      const exitCode = Number(status.trim());
-      if (!Number.isInteger(exitCode))
+      const status = (await this.captureRoot(containerId, spoolExitScript(command.id))).trim();
+      const exitCode = /^\d+$/.test(status) ? Number(status) : null;
+      if (stopped) return { kind: 'stopped', exitCode };
+      if (exitCode === null)
         return {
           kind: 'infra_error',
-          message: `the resumed step left no exit status (${status.trim() || 'none'})`,
+          message: `the resumed step left no exit status (${status || 'none'})`,
         };
-      if (stopped) return { kind: 'stopped', exitCode };
       if (exitCode === 137 && (await this.oomProbe(containerId)))
         return {
           kind: 'oom_killed',

@@ -1,0 +1,310 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { secretPatterns } from './secret-forms.ts';
+import {
+  createStreamMasker,
+  type MaskedPiece,
+  type StreamMasker,
+  type StreamName,
+} from './stream-masker.ts';
+
+type Write = [StreamName, string | Buffer];
+
+/** Pieces with adjacent pieces of one stream joined, as text, e.g. ["out:a***", "err:b"]. */
+function joined(pieces: readonly MaskedPiece[]): string[] {
+  const out: { stream: StreamName; text: string }[] = [];
+  for (const p of pieces) {
+    const last = out.at(-1);
+    if (last?.stream === p.stream) last.text += p.data.toString('latin1');
+    else out.push({ stream: p.stream, text: p.data.toString('latin1') });
+  }
+  return out
+    .filter((p) => p.text !== '')
+    .map((p) => `${p.stream === 'stdout' ? 'out' : 'err'}:${p.text}`);
+}
+
+function feed(masker: StreamMasker, writes: readonly Write[]): MaskedPiece[] {
+  const pieces: MaskedPiece[] = [];
+  for (const [stream, data] of writes)
+    pieces.push(
+      ...masker.write(stream, Buffer.isBuffer(data) ? data : Buffer.from(data, 'latin1')),
+    );
+  return pieces;
+}
+
+/**
+ * The reference: one leftmost-longest replace over the concatenation of every write;
+ * copied bytes keep their stream, a replacement takes the stream of its first byte.
+ */
+function reference(patterns: Buffer[], writes: readonly Write[]): string[] {
+  const bytes: number[] = [];
+  const tags: StreamName[] = [];
+  for (const [stream, data] of writes)
+    for (const b of Buffer.isBuffer(data) ? data : Buffer.from(data, 'latin1')) {
+      bytes.push(b);
+      tags.push(stream);
+    }
+  const input = Buffer.from(bytes);
+  const pieces: MaskedPiece[] = [];
+  const raw = { stdout: 0, stderr: 0 };
+  for (let i = 0; i < input.length;) {
+    let best = 0;
+    for (const p of patterns)
+      if (p.length > best && input.subarray(i, i + p.length).equals(p)) best = p.length;
+    if (best > 0) {
+      pieces.push({ stream: tags[i]!, data: Buffer.from('***'), raw });
+      i += best;
+    } else {
+      pieces.push({ stream: tags[i]!, data: input.subarray(i, i + 1), raw });
+      i++;
+    }
+  }
+  return joined(pieces);
+}
+
+/** The longest suffix of `text` that is a proper prefix of some pattern. */
+function longestPrefixSuffix(patterns: Buffer[], text: Buffer): number {
+  for (let n = Math.min(text.length, Math.max(...patterns.map((p) => p.length)) - 1); n > 0; n--) {
+    const suffix = text.subarray(text.length - n);
+    if (patterns.some((p) => p.length > n && p.subarray(0, n).equals(suffix))) return n;
+  }
+  return 0;
+}
+
+const alphabet = fc.constantFrom(...'abcxyz\n-='.split(''));
+const secretArb = fc.array(alphabet, { minLength: 4, maxLength: 10 }).map((a) => a.join(''));
+const streamArb = fc.constantFrom<StreamName>('stdout', 'stderr');
+
+/** Random writes on both streams: plain text, whole secrets, and secret halves. */
+const writesArb = (secrets: string[]): fc.Arbitrary<Write[]> =>
+  fc
+    .array(
+      fc.tuple(
+        streamArb,
+        fc.oneof(
+          fc.array(alphabet, { maxLength: 12 }).map((a) => a.join('')),
+          fc.nat(3).map((n) => secrets[n % secrets.length]!),
+          fc.tuple(fc.nat(3), fc.nat(10)).map(([n, k]) => secrets[n % secrets.length]!.slice(0, k)),
+          fc.tuple(fc.nat(3), fc.nat(10)).map(([n, k]) => secrets[n % secrets.length]!.slice(k)),
+        ),
+      ),
+      { maxLength: 30 },
+    )
+    .map((ws) => ws.filter(([, text]) => text.length > 0) as Write[]);
+
+describe('stream masker (both streams, one order)', () => {
+  it('keeps the order of the input across streams and tags each piece', () => {
+    const masker = createStreamMasker(['s3cr3t-value'], { swapWindowMs: 0 });
+    const writes: Write[] = [];
+    for (let i = 1; i <= 5; i++) writes.push(['stdout', `out ${i}\n`], ['stderr', `err ${i}\n`]);
+    const pieces = [...feed(masker, writes), ...masker.end()];
+    expect(joined(pieces)).toEqual(
+      writes.map(([s, t]) => `${s === 'stdout' ? 'out' : 'err'}:${t.toString()}`),
+    );
+  });
+
+  it('masks a secret split across stdout and stderr, as the stream where it began', () => {
+    const secret = 'abcdefghij0123456789';
+    const masker = createStreamMasker([secret], { swapWindowMs: 0 });
+    const pieces = [
+      ...feed(masker, [
+        ['stdout', `token ${secret.slice(0, 10)}`],
+        ['stderr', `${secret.slice(10)}\n`],
+      ]),
+      ...masker.end(),
+    ];
+    expect(joined(pieces)).toEqual(['out:token ***', 'err:\n']);
+  });
+
+  it('releases a line without a secret at once, holding only what may begin one', () => {
+    const masker = createStreamMasker(['postgres://admin:hunter22@db'], { swapWindowMs: 0 });
+    expect(joined(masker.write('stdout', Buffer.from('connecting to db:5432\n')))).toEqual([
+      'out:connecting to db:5432\n',
+    ]);
+    // "post" may begin the secret: it waits; the rest of the line goes now.
+    expect(joined(masker.write('stdout', Buffer.from('using post')))).toEqual(['out:using ']);
+    expect(joined(masker.write('stdout', Buffer.from('man\n')))).toEqual(['out:postman\n']);
+    expect(masker.raw).toEqual({ stdout: 36, stderr: 0 });
+  });
+
+  it('puts back two halves of a secret that the engine delivered in swapped order', () => {
+    const secret = 'abcdefghij0123456789';
+    let time = 1000;
+    for (const swapped of [false, true]) {
+      const masker = createStreamMasker([secret], { now: () => time });
+      const out: Write = ['stdout', secret.slice(0, 10)];
+      const err: Write = ['stderr', `${secret.slice(10)}\n`];
+      const pieces = feed(masker, swapped ? [err, out] : [out, err]);
+      time += 100;
+      pieces.push(...masker.release(), ...masker.end());
+      expect(joined(pieces)).toEqual(['out:***', 'err:\n']);
+    }
+  });
+
+  it('puts back swapped halves again and again, also after a pause on the same stream', () => {
+    const secret = 'abcdefghij0123456789';
+    let time = 0;
+    const masker = createStreamMasker([secret], { now: () => time });
+    const pieces: MaskedPiece[] = [];
+    for (let i = 0; i < 6; i++) {
+      // Written: first half on stdout, second on stderr; delivered in either order.
+      const out: Write = ['stdout', secret.slice(0, 10)];
+      const err: Write = ['stderr', `${secret.slice(10)}\n`];
+      pieces.push(...feed(masker, i % 3 === 0 ? [out, err] : [err, out]));
+      time += 100;
+      pieces.push(...masker.release());
+    }
+    pieces.push(...masker.end());
+    expect(pieces.map((p) => p.data.toString()).join('')).toBe('***\n'.repeat(6));
+  });
+
+  it('lets the start of a run wait for the other stream no longer than the window', () => {
+    let time = 0;
+    const masker = createStreamMasker(['abcdefghij0123456789'], { now: () => time });
+    expect(masker.write('stderr', Buffer.from('0123456789 done\n'))).toEqual([]);
+    expect(masker.due()).toBe(50);
+    time = 49;
+    expect(masker.release()).toEqual([]);
+    time = 50;
+    expect(joined(masker.release())).toEqual(['err:0123456789 done\n']);
+    expect(masker.due()).toBeUndefined();
+  });
+
+  it('passes output through untouched, in order, when there are no secrets', () => {
+    const masker = createStreamMasker([]);
+    const pieces = feed(masker, [
+      ['stderr', 'a'],
+      ['stdout', 'b'],
+      ['stderr', 'c'],
+    ]);
+    expect(joined(pieces)).toEqual(['err:a', 'out:b', 'err:c']);
+    expect(pieces.at(-1)!.raw).toEqual({ stdout: 1, stderr: 2 });
+  });
+
+  it('matches a one-shot replace over both streams for any input and chunking (property)', () => {
+    fc.assert(
+      fc.property(
+        fc
+          .array(secretArb, { minLength: 1, maxLength: 4 })
+          .chain((secrets) =>
+            fc.tuple(
+              fc.constant(secrets),
+              writesArb(secrets),
+              fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 20 }),
+            ),
+          ),
+        ([secrets, writes, sizes]) => {
+          // The same input, split again at random sizes within each write.
+          const split: Write[] = [];
+          let k = 0;
+          for (const [stream, text] of writes)
+            for (let i = 0; i < text.length; k++) {
+              const n = sizes[k % sizes.length]!;
+              split.push([stream, (text as string).slice(i, i + n)]);
+              i += n;
+            }
+          const masker = createStreamMasker(secrets, { swapWindowMs: 0 });
+          const pieces = [...feed(masker, split), ...masker.end()];
+          expect(joined(pieces)).toEqual(reference(secretPatterns(secrets), writes));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('holds back exactly the longest suffix that may begin a secret (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(secretArb, { minLength: 1, maxLength: 4 }),
+        fc.array(fc.tuple(streamArb, fc.array(alphabet, { minLength: 1, maxLength: 12 })), {
+          maxLength: 20,
+        }),
+        (secrets, raw) => {
+          const patterns = secretPatterns(secrets);
+          const masker = createStreamMasker(secrets, { swapWindowMs: 0 });
+          let input = Buffer.alloc(0);
+          for (const [stream, chars] of raw) {
+            const chunk = Buffer.from(chars.join(''));
+            input = Buffer.concat([input, chunk]);
+            masker.write(stream, chunk);
+            const held = input.length - masker.raw.stdout - masker.raw.stderr;
+            const suffix = longestPrefixSuffix(patterns, input);
+            // Never more than what may begin a secret; less only when a final match
+            // already covers the start of that suffix.
+            expect(held).toBeLessThanOrEqual(suffix);
+            if (held < suffix) {
+              const whole = reference(patterns, [['stdout', input]]).join('');
+              expect(whole).toContain('***');
+            }
+          }
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('resumed from the raw offsets of what it emitted, gives the same output (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(secretArb, { minLength: 1, maxLength: 3 }),
+        fc.nat(),
+        (secrets, seed) => {
+          const patterns = secretPatterns(secrets);
+          const writes = fc.sample(writesArb(secrets), { seed, numRuns: 1 })[0]!;
+          for (let cut = 0; cut <= writes.length; cut++) {
+            const first = createStreamMasker(secrets, { swapWindowMs: 0 });
+            const before = feed(first, writes.slice(0, cut));
+            // The process dies here: what it held is lost; a new one resumes at `raw`.
+            const raw = before.at(-1)?.raw ?? { stdout: 0, stderr: 0 };
+            const seen = { stdout: 0, stderr: 0 };
+            const rest: Write[] = [];
+            for (const [stream, text] of writes) {
+              const buf = Buffer.from(text as string, 'latin1');
+              const skip = Math.max(0, Math.min(buf.length, raw[stream] - seen[stream]));
+              seen[stream] += buf.length;
+              if (skip < buf.length) rest.push([stream, buf.subarray(skip)]);
+            }
+            const second = createStreamMasker(secrets, { swapWindowMs: 0, start: raw });
+            const after = [...feed(second, rest), ...second.end()];
+            expect(joined([...before, ...after])).toEqual(reference(patterns, writes));
+            expect(second.raw).toEqual({
+              stdout: writes.filter(([s]) => s === 'stdout').reduce((n, [, t]) => n + t.length, 0),
+              stderr: writes.filter(([s]) => s === 'stderr').reduce((n, [, t]) => n + t.length, 0),
+            });
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('masks a secret split once across the streams, whichever half arrives first (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom(...'abcdefghijklmnop0123456789'.split('')), {
+          minLength: 8,
+          maxLength: 24,
+        }),
+        fc.nat(),
+        fc.boolean(),
+        fc.constantFrom('', 'log line\n', 'x'),
+        (chars, at, swapped, noise) => {
+          const secret = chars.join('');
+          const k = 1 + (at % (secret.length - 1));
+          let time = 0;
+          const masker = createStreamMasker([secret], { now: () => time });
+          const first: Write = ['stdout', `${noise}${secret.slice(0, k)}`];
+          const second: Write = ['stderr', `${secret.slice(k)}\nnext\n`];
+          const pieces = feed(masker, swapped ? [second, first] : [first, second]);
+          time += 1000;
+          pieces.push(...masker.release(), ...masker.end());
+          const text = pieces.map((p) => p.data.toString()).join('');
+          if (k >= 4) expect(text).not.toContain(secret.slice(0, k));
+          if (secret.length - k >= 4) expect(text).not.toContain(secret.slice(k));
+          expect(text).toContain('***');
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});

@@ -1,0 +1,275 @@
+/**
+ * One secret masker over both streams of a step, in the order their bytes arrived: a
+ * value split across stdout and stderr is caught like one split across writes, and the
+ * output keeps the order of the input. Each piece it returns is tagged with its stream;
+ * a masked region belongs to the stream where it began.
+ *
+ * Guarantee (with `swapWindowMs: 0`): concatenating the pieces equals one leftmost-longest
+ * replace over the concatenation of every write, however the input was split; every byte
+ * keeps its stream. Like the one-stream masker it holds back only the longest suffix that
+ * may still begin a secret.
+ *
+ * The engine reads a step's stdout and stderr through separate pipes, so two writes made
+ * microseconds apart on different streams can arrive swapped (measured: a third of the
+ * time with Docker). So the first bytes of each run of one stream (where the stream
+ * changes, or after a pause) wait up to `swapWindowMs` for the other stream: if bytes the other stream then writes end with
+ * the beginning of a pattern whose rest starts that run, the two were swapped by the
+ * engine, and the masker puts them back in writing order before matching.
+ *
+ * Every piece carries `raw`: how many input bytes of each stream are behind it. A step
+ * resumed from those offsets re-reads exactly what was held back, so nothing held is lost
+ * or shown.
+ */
+import { decide, findMatches } from './matcher.ts';
+import { matcherFor } from './masker.ts';
+
+export type StreamName = 'stdout' | 'stderr';
+
+/** Bytes of each raw (unmasked) stream. */
+export interface RawPosition {
+  stdout: number;
+  stderr: number;
+}
+
+export interface MaskedPiece {
+  stream: StreamName;
+  data: Buffer;
+  /** Raw bytes of each stream consumed once this piece (and all before it) is emitted. */
+  raw: RawPosition;
+}
+
+export interface StreamMaskerOptions {
+  replacement?: string;
+  /** Raw bytes of each stream consumed before this masker started (a resumed step). */
+  start?: RawPosition;
+  /** How long the start of a run of one stream waits for the other (ms); 0 turns it off. */
+  swapWindowMs?: number;
+  now?: () => number;
+}
+
+export interface StreamMasker {
+  /** The pieces that are safe to emit now, in order (possibly none). */
+  write(stream: StreamName, chunk: Buffer): MaskedPiece[];
+  /** When held bytes are due for `release` (epoch ms), or undefined. */
+  due(): number | undefined;
+  /** Emits what waited for the other stream and is now due. */
+  release(): MaskedPiece[];
+  /** Flushes everything held, masked. */
+  end(): MaskedPiece[];
+  /** Registers a secret found at run time; it applies to every byte not yet returned. */
+  addSecret(value: string): void;
+  /** Raw bytes of each stream behind everything emitted so far. */
+  readonly raw: RawPosition;
+}
+
+/**
+ * Default wait for the other stream: above the swaps measured with Docker on a loaded
+ * machine (up to 40 ms apart; most under 2 ms), and well below a 250 ms live budget.
+ */
+export const SWAP_WINDOW_MS = 50;
+/** A run waits no longer for the other stream once this much follows it (bounds memory). */
+const MAX_SWAP_HOLD = 64 * 1024;
+/** A write after this long a pause starts a new run even on the same stream. */
+const RUN_GAP_MS = 5;
+
+interface Run {
+  stream: StreamName;
+  data: Buffer;
+}
+
+/**
+ * Where a run of one stream starts (absolute position in the masker's input), and until
+ * when it waits for the other stream. Kept in input order, so deadlines ascend too.
+ */
+interface Junction {
+  at: number;
+  stream: StreamName;
+  deadline: number;
+}
+
+const other = (stream: StreamName): StreamName => (stream === 'stdout' ? 'stderr' : 'stdout');
+
+/** A masker over both streams of one step (see the top of this file). */
+export function createStreamMasker(
+  secrets: readonly string[],
+  options: StreamMaskerOptions = {},
+): StreamMasker {
+  const replacement = Buffer.from(options.replacement ?? '***');
+  const windowMs = options.swapWindowMs ?? SWAP_WINDOW_MS;
+  const now = options.now ?? Date.now;
+  const consumed: RawPosition = { stdout: 0, stderr: 0, ...options.start };
+  let values = [...secrets];
+  let matcher = matcherFor(values);
+  let runs: Run[] = [];
+  let heldLength = 0;
+  /** Absolute input position of the first held byte. */
+  let base = 0;
+  let junctions: Junction[] = [];
+  let last: StreamName | undefined;
+  let lastWrite = -Infinity;
+
+  /** Emits held[0, to) with `matches` replaced, each byte tagged with its run's stream. */
+  const emit = (buf: Buffer, matches: readonly number[], to: number): MaskedPiece[] => {
+    const pieces: MaskedPiece[] = [];
+    const push = (stream: StreamName, data: Buffer): void => {
+      const previous = pieces.at(-1);
+      if (previous?.stream === stream) {
+        previous.data = Buffer.concat([previous.data, data]);
+        previous.raw = { ...consumed };
+      } else pieces.push({ stream, data, raw: { ...consumed } });
+    };
+    let run = 0;
+    let runStart = 0;
+    // Consumes held[from, until) run by run; copies it out unless it is a replaced match.
+    const take = (from: number, until: number, copy: boolean): void => {
+      for (let pos = from; pos < until;) {
+        while (runStart + runs[run]!.data.length <= pos) runStart += runs[run++]!.data.length;
+        const { stream, data } = runs[run]!;
+        const end = Math.min(until, runStart + data.length);
+        consumed[stream] += end - pos;
+        if (copy) push(stream, buf.subarray(pos, end));
+        pos = end;
+      }
+    };
+    const streamAt = (pos: number): StreamName => {
+      let start = 0;
+      for (const r of runs) {
+        if (pos < start + r.data.length) return r.stream;
+        start += r.data.length;
+      }
+      return runs.at(-1)!.stream;
+    };
+    let pos = 0;
+    for (let i = 0; i < matches.length; i += 2) {
+      const start = matches[i]!;
+      const end = matches[i + 1]!;
+      take(pos, start, true);
+      const stream = streamAt(start);
+      take(start, end, false);
+      push(stream, replacement);
+      pos = end;
+    }
+    take(pos, to, true);
+    keep(to);
+    return pieces;
+  };
+
+  /** Keeps held[to, end) as the new held runs. */
+  const keep = (to: number): void => {
+    const rest: Run[] = [];
+    let start = 0;
+    for (const r of runs) {
+      const end = start + r.data.length;
+      if (end > to) {
+        const from = Math.max(0, to - start);
+        rest.push({ stream: r.stream, data: Buffer.from(r.data.subarray(from)) });
+      }
+      start = end;
+    }
+    runs = rest;
+    heldLength -= to;
+    base += to;
+    while (junctions.length > 0 && junctions[0]!.at < base) junctions.shift();
+  };
+
+  /** Masks and emits what can go now; `final` releases everything. */
+  const flush = (final: boolean): MaskedPiece[] => {
+    if (heldLength === 0 || !matcher) return [];
+    const time = now();
+    if (final) junctions = [];
+    // Runs that waited long enough, or that much output followed, wait no longer.
+    while (
+      junctions.length > 0 &&
+      (junctions[0]!.deadline <= time || base + heldLength - junctions[0]!.at > MAX_SWAP_HOLD)
+    )
+      junctions.shift();
+    const limit = junctions.length > 0 ? junctions[0]!.at - base : heldLength;
+    if (limit === 0 && !final) return [];
+    const buf = runs.length === 1 ? runs[0]!.data : Buffer.concat(runs.map((r) => r.data));
+    const { matches, releaseTo } = decide(matcher, buf, final, limit);
+    return releaseTo === 0 ? [] : emit(buf, matches, releaseTo);
+  };
+
+  /**
+   * The engine may have delivered a run of the other stream before bytes that `stream`
+   * wrote first. If `stream`'s bytes since that run end with the start of a pattern that
+   * the run begins with the rest of, put them back before the run. Either way that run
+   * waits no longer: the other stream's first bytes after it have been seen.
+   */
+  const unswap = (stream: StreamName): void => {
+    const index = junctions.findLastIndex((j) => j.stream === other(stream));
+    const junction = junctions[index];
+    if (!junction || !matcher) return;
+    junctions.splice(index, 1);
+    const at = junction.at - base;
+    // The runs from the junction on (a few: walked from the end), split by stream.
+    let first = runs.length;
+    let start = heldLength;
+    while (first > 0 && start > at) start -= runs[--first]!.data.length;
+    const cut = (r: Run, i: number): Run =>
+      i === first && start < at ? { stream: r.stream, data: r.data.subarray(at - start) } : r;
+    const later = runs.slice(first).map((r, i) => cut(r, first + i));
+    const mine = later.filter((r) => r.stream === stream).map((r) => r.data);
+    const theirs = later.filter((r) => r.stream !== stream).map((r) => r.data);
+    const window = matcher.maxLength - 1;
+    const tail = Buffer.concat(mine).subarray(-window);
+    const head = Buffer.concat(theirs).subarray(0, window);
+    const matches = findMatches(matcher, Buffer.concat([tail, head]));
+    let crosses = false;
+    for (let i = 0; i < matches.length; i += 2)
+      if (matches[i]! < tail.length && matches[i + 1]! > tail.length) crosses = true;
+    if (!crosses) return;
+    const before = runs.slice(0, first);
+    if (start < at)
+      before.push({ stream: runs[first]!.stream, data: runs[first]!.data.subarray(0, at - start) });
+    runs = [
+      ...before,
+      ...later.filter((r) => r.stream === stream),
+      ...later.filter((r) => r.stream !== stream),
+    ];
+    junctions = junctions.filter((j) => j.at < junction.at);
+  };
+
+  return {
+    write(stream, chunk) {
+      if (chunk.length === 0) return [];
+      if (!matcher) {
+        consumed[stream] += chunk.length;
+        return [{ stream, data: chunk, raw: { ...consumed } }];
+      }
+      const time = now();
+      // A run starts where the stream changes, or after a pause: the engine may deliver
+      // its first bytes and a near-simultaneous write on the other stream in either order.
+      if ((stream !== last || time - lastWrite >= RUN_GAP_MS) && windowMs > 0)
+        junctions.push({ at: base + heldLength, stream, deadline: time + windowMs });
+      last = stream;
+      lastWrite = time;
+      const previous = runs.at(-1);
+      if (previous?.stream === stream && previous.data.length < 65536)
+        previous.data = Buffer.concat([previous.data, chunk]);
+      else runs.push({ stream, data: chunk });
+      heldLength += chunk.length;
+      if (windowMs > 0) unswap(stream);
+      return flush(false);
+    },
+    due() {
+      return heldLength === 0 ? undefined : junctions[0]?.deadline;
+    },
+    release() {
+      return flush(false);
+    },
+    end() {
+      const pieces = flush(true);
+      last = undefined;
+      return pieces;
+    },
+    addSecret(value) {
+      if (value === '' || values.includes(value)) return;
+      values = [...values, value];
+      matcher = matcherFor(values);
+    },
+    get raw() {
+      return { ...consumed };
+    },
+  };
+}
