@@ -1,23 +1,25 @@
 /**
  * Dependency direction of DESIGN.md §4, enforced (`npm run deps`).
- * Each rule names the layer and what it may not reach.
+ *
+ * The layer rules are an allow list generated on every run from the table "Layers and the
+ * direction of dependencies" in docs/architecture.md (scripts/layer-rules.cjs): change the
+ * table, not this file, to change what a layer may import. The rules below are the ones the
+ * table does not express. test/layering.test.ts proves every rule refuses what it should.
  */
+const { layerRulesOf } = require('./scripts/layer-rules.cjs');
+
+const layers = layerRulesOf(__dirname);
+
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
+    ...layers.forbidden,
     {
       name: 'no-circular',
       severity: 'error',
       comment: 'Import cycles make start-up order and testing fragile.',
       from: {},
       to: { circular: true },
-    },
-    {
-      name: 'pipeline-is-a-leaf',
-      severity: 'error',
-      comment: 'src/pipeline is pure and depends on nothing of ours.',
-      from: { path: '^src/pipeline/' },
-      to: { path: '^src/', pathNot: '^src/pipeline/' },
     },
     {
       name: 'pipeline-is-pure',
@@ -27,68 +29,19 @@ module.exports = {
       to: { dependencyTypes: ['core'] },
     },
     {
-      name: 'backends-stay-low',
-      severity: 'error',
-      comment: 'Backends know pipeline types, never the controller, store, scheduler or agent.',
-      from: { path: '^src/backends/' },
-      to: { path: '^src/(server|store|scheduler|agent|cli|main|clouds|config)/' },
-    },
-    {
-      name: 'runtime-stays-low',
-      severity: 'error',
-      comment: 'The runtime runs one attempt on one backend; it does not know the controller.',
-      from: { path: '^src/runtime/' },
-      to: { path: '^src/(server|store|scheduler|agent|cli|main|clouds|config)/' },
-    },
-    {
-      name: 'server-reaches-agents-through-protocol',
-      severity: 'error',
-      comment:
-        'The server never imports backends, runtime or agent; it reaches them through protocol. ' +
-        'Exception: the pure rule modules every layer shares (outcome classes, DAG decisions).',
-      from: { path: '^src/server/' },
-      to: {
-        path: '^src/(backends|runtime|agent|cli|main)/',
-        pathNot: '^src/runtime/(outcome|decisions)\\.ts$',
-      },
-    },
-    {
-      name: 'agent-does-not-know-the-controller',
-      severity: 'error',
-      from: { path: '^src/agent/' },
-      to: { path: '^src/(server|store|scheduler|cli|main)/' },
-    },
-    {
-      name: 'protocol-is-shared-wire-types',
-      severity: 'error',
-      from: { path: '^src/protocol/' },
-      to: { path: '^src/', pathNot: '^src/(protocol|pipeline)/' },
-    },
-    {
-      name: 'store-is-storage-only',
-      severity: 'error',
-      from: { path: '^src/store/' },
-      to: { path: '^src/(server|backends|runtime|agent|cli|main|scheduler)/' },
-    },
-    {
-      name: 'cli-uses-the-http-client',
-      severity: 'error',
-      comment:
-        'CLI commands talk to a controller over HTTP; only `slipway run` uses runtime + backends, and wiring lives in main/.',
-      from: { path: '^src/cli/', pathNot: '^src/cli/(run|run-[^/]+)\\.ts$' },
-      to: { path: '^src/(runtime|backends|server|store|scheduler|agent)/' },
-    },
-    {
-      name: 'only-cli-imports-main',
-      severity: 'error',
-      from: { path: '^src/', pathNot: '^src/(cli|main)/' },
-      to: { path: '^src/main/' },
-    },
-    {
       name: 'no-dev-deps-in-src',
       severity: 'error',
+      comment: 'Dev dependencies are not installed with the package: only tests may use them.',
       from: { path: '^src/', pathNot: '(\\.test\\.ts$|/test-support/)' },
       to: { dependencyTypes: ['npm-dev'] },
+    },
+    {
+      name: 'src-stays-in-src',
+      severity: 'error',
+      comment:
+        'Code under src/ imports only src/, npm packages and node: built-ins (unit tests may also use test/ support files).',
+      from: { path: '^src/', pathNot: '\\.test\\.ts$' },
+      to: { dependencyTypes: ['local'], pathNot: '^src/' },
     },
     {
       name: 'not-to-unresolvable',
@@ -97,6 +50,7 @@ module.exports = {
       to: { couldNotResolve: true },
     },
   ],
+  required: layers.required,
   options: {
     doNotFollow: { path: 'node_modules' },
     tsPreCompilationDeps: true,

@@ -59,6 +59,12 @@ export default tseslint.config(
     },
   },
   {
+    // CommonJS (dependency-cruiser's configuration and what it loads) can only require.
+    files: ['**/*.cjs'],
+    languageOptions: { globals: { __dirname: 'readonly' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     // The compiler is pure: no I/O, no clock, no environment (STYLE.md "Shape").
     files: ['src/pipeline/**/*.ts'],
     ignores: ['src/pipeline/**/*.test.ts'],

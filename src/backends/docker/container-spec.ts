@@ -5,6 +5,7 @@
 import type Docker from 'dockerode';
 import {
   LABELS,
+  type CacheMount,
   type ContainerSpec,
   type OwnerLabels,
   type PodSpec,
@@ -46,6 +47,41 @@ export function containerName(podId: string, member: string): string {
 
 export function workspaceVolumeName(podId: string): string {
   return `slipway-${podId}-ws`;
+}
+
+/** The pod's workspace volume: it carries the pod's owner labels and goes with the pod. */
+export function workspaceVolumeOptions(spec: PodSpec): Docker.VolumeCreateOptions {
+  return {
+    Name: workspaceVolumeName(spec.id),
+    Labels: { ...podLabels(spec), [LABELS.role]: 'workspace' },
+  };
+}
+
+/**
+ * A cache volume. It outlives the pod and its creator process (caches persist until
+ * `slipway cache prune`), so it carries no pod or owner-process labels: a pod's removal
+ * or a sweep of dead owners must not take it. Its scope keeps projects' caches apart.
+ */
+export function cacheVolumeOptions(spec: PodSpec, cache: CacheMount): Docker.VolumeCreateOptions {
+  return {
+    Name: cache.volume,
+    Labels: {
+      [LABELS.managed]: '1',
+      [LABELS.role]: 'cache',
+      [LABELS.cacheKey]: cache.key,
+      [LABELS.cacheScope]: cache.scope,
+      [LABELS.creator]: spec.owner.creator,
+    },
+  };
+}
+
+/** Why the run's policy refuses this pod (a `policy` failure), or undefined. */
+export function policyRefusal(spec: PodSpec): string | undefined {
+  if (spec.network === 'host' && !spec.policy.allowHostNetwork)
+    return `job ${spec.owner.job} asks for network: host, which this run does not allow; use isolated or offline, or allow host networking in the run's policy`;
+  if (spec.network === 'none' && spec.services.length > 0)
+    return `job ${spec.owner.job} has services but network: none, so nothing could reach them; use network: offline`;
+  return undefined;
 }
 
 /**

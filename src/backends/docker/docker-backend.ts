@@ -14,12 +14,14 @@ import {
 } from '../backend.ts';
 import {
   LISTENING_PORTS_COMMAND,
+  cacheVolumeOptions,
   imageRef,
   longLivedContainerOptions,
   parseListeningPorts,
-  podLabels,
+  policyRefusal,
   serviceContainerOptions,
   workspaceVolumeName,
+  workspaceVolumeOptions,
 } from './container-spec.ts';
 import { DockerPod, removeContainer, removeVolume, type PodMember } from './docker-pod.ts';
 import { describeDockerError, isEngineUnreachable, withDeadline } from './docker-errors.ts';
@@ -87,18 +89,8 @@ export function createDockerBackend(options: DockerBackendOptions = {}): Backend
   }
 
   async function createPod(spec: PodSpec, signal: AbortSignal, events?: PodEvents): Promise<Pod> {
-    if (spec.network === 'host' && !spec.policy.allowHostNetwork) {
-      throw new PodError(
-        'policy',
-        `job ${spec.owner.job} asks for network: host, which this run does not allow; use isolated or offline, or allow host networking in the run's policy`,
-      );
-    }
-    if (spec.network === 'none' && spec.services.length > 0) {
-      throw new PodError(
-        'policy',
-        `job ${spec.owner.job} has services but network: none, so nothing could reach them; use network: offline`,
-      );
-    }
+    const refused = policyRefusal(spec);
+    if (refused !== undefined) throw new PodError('policy', refused);
     const members = new Map<string, PodMember>();
     const serviceIds: string[] = [];
     const volumes = [workspaceVolumeName(spec.id)];
@@ -119,22 +111,8 @@ export function createDockerBackend(options: DockerBackendOptions = {}): Backend
             async (image) => [image, await inspectImage(image, spec.pull, signal, events)] as const,
           ),
         ),
-        docker.createVolume({
-          Name: workspaceVolumeName(spec.id),
-          Labels: { ...podLabels(spec), [LABELS.role]: 'workspace' },
-        }),
-        ...spec.caches.map((cache) =>
-          docker.createVolume({
-            Name: cache.volume,
-            Labels: {
-              [LABELS.managed]: '1',
-              [LABELS.role]: 'cache',
-              [LABELS.cacheKey]: cache.key,
-              [LABELS.cacheScope]: cache.scope,
-              [LABELS.creator]: spec.owner.creator,
-            },
-          }),
-        ),
+        docker.createVolume(workspaceVolumeOptions(spec)),
+        ...spec.caches.map((cache) => docker.createVolume(cacheVolumeOptions(spec, cache))),
       ] as const);
       const imageInfo = new Map(infos);
       checkCanceled();
