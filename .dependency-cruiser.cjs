@@ -27,6 +27,14 @@ module.exports = {
       to: { dependencyTypes: ['core'] },
     },
     {
+      name: 'archive-is-a-leaf',
+      severity: 'error',
+      comment:
+        'src/archive (the one safe tar extractor) is shared by backends and runtime, so it depends on nothing of ours.',
+      from: { path: '^src/archive/' },
+      to: { path: '^src/', pathNot: '^src/archive/' },
+    },
+    {
       name: 'backends-stay-low',
       severity: 'error',
       comment: 'Backends know pipeline types, never the controller, store, scheduler or agent.',
