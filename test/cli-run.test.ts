@@ -3,12 +3,23 @@
  * scripts/images. Each test checks what a user sees: output, exit code, files, and that no
  * container or volume is left behind.
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { slipway, startSlipway } from './support/cli.ts';
 import { slipwayResources } from './support/docker.ts';
+import { gitRepo } from './support/git.ts';
 import { project } from './support/project.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -278,6 +289,51 @@ describe('slipway run: the pod', () => {
     expect(r.stdout).toContain('on-the-host');
     expect(r.stdout).toMatch(/b\s+│ job failure: job b has services \(db\).*--backend docker/);
     expect(r.code).toBe(1);
+  });
+});
+
+describe('slipway run: artifacts', () => {
+  const pipeline = (fail: boolean): string =>
+    [
+      'jobs:',
+      '  build:',
+      '    image: slipway/busybox:1',
+      '    artifacts: [out/tool, out/lib/libz.so*]',
+      '    steps:',
+      ...(fail ? ['      - echo "the new build breaks"; exit 1'] : []),
+      '      - mkdir -p out/lib',
+      `      - printf '#!/bin/sh\\necho tool-ran\\n' > out/tool && chmod 755 out/tool`,
+      '      - cd out/lib && echo ELF > libz.so.1.3 && ln -s libz.so.1.3 libz.so.1 && ln -s libz.so.1 libz.so',
+    ].join('\n');
+
+  it('keeps modes and symlinks, stays out of git, and leaves no stale set after a failed run', async () => {
+    const repo = gitRepo({ '.slipway.yml': pipeline(false) });
+    const first = await slipway(['run', repo.dir, '--network', 'offline'], { cwd: root });
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    const kept = join(repo.dir, '.slipway', 'artifacts', 'build', 'out');
+    expect(first.stdout).toMatch(/artifacts: 4 files \(\d+ bytes\) saved to/);
+    // The executable comes back executable, and runs.
+    expect(statSync(join(kept, 'tool')).mode & 0o777).toBe(0o755);
+    expect(execFileSync(join(kept, 'tool'), { encoding: 'utf8' })).toBe('tool-ran\n');
+    // The symlink chain comes back as links to the one real file.
+    expect(readlinkSync(join(kept, 'lib', 'libz.so'))).toBe('libz.so.1');
+    expect(readlinkSync(join(kept, 'lib', 'libz.so.1'))).toBe('libz.so.1.3');
+    expect(readFileSync(join(kept, 'lib', 'libz.so'), 'utf8')).toBe('ELF\n');
+    // Nothing of it shows up as a change in the project.
+    expect(
+      execFileSync('git', ['status', '--porcelain'], { cwd: repo.dir, encoding: 'utf8' }),
+    ).toBe('');
+
+    writeFileSync(join(repo.dir, '.slipway.yml'), pipeline(true));
+    const second = await slipway(['run', repo.dir, '--network', 'offline'], { cwd: root });
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(/removed the artifacts an earlier run left in .* for build/);
+    expect(second.stdout).toMatch(
+      /artifacts: none kept \(when: on_success, and the job ended failure\)/,
+    );
+    // The binary of the first run is not there to be mistaken for the new one.
+    expect(existsSync(join(repo.dir, '.slipway', 'artifacts', 'build'))).toBe(false);
+    expectNothingLeft(second.stdout);
   });
 });
 

@@ -203,23 +203,24 @@ export async function runJobAttempt(job: PlanJob, options: JobRunOptions): Promi
         );
       }
     }
-    if (
-      job.artifacts &&
-      options.artifactsDir &&
-      artifactsWanted(job.artifacts.when, ending.outcome)
-    ) {
-      try {
-        const collected = await collectArtifacts(
-          pod,
-          job.artifacts.paths,
-          artifactsDirFor(options.artifactsDir, job.id),
-        );
+    if (job.artifacts && options.artifactsDir) {
+      if (!artifactsWanted(job.artifacts.when, ending.outcome))
         progress(
-          `artifacts: ${collected.files} file${collected.files === 1 ? '' : 's'} (${collected.bytes} bytes) saved to ${collected.dir}`,
+          `artifacts: none kept (when: ${job.artifacts.when}, and the job ended ${ending.outcome})`,
         );
-      } catch (error) {
-        progress(`artifacts: could not be collected: ${(error as Error).message}`);
-      }
+      else
+        try {
+          const collected = await collectArtifacts(
+            pod,
+            job.artifacts.paths,
+            artifactsDirFor(options.artifactsDir, job.id),
+          );
+          progress(
+            `artifacts: ${collected.files} file${collected.files === 1 ? '' : 's'} (${collected.bytes} bytes) saved to ${collected.dir}`,
+          );
+        } catch (error) {
+          progress(`artifacts: could not be collected: ${(error as Error).message}`);
+        }
     }
     return finish(ending);
   } finally {
