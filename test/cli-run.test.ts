@@ -100,7 +100,7 @@ describe('slipway run: outcomes and exit codes', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('✗ breaks: exit code 7 [failure]');
     expect(r.stdout).not.toContain('never\n');
-    expect(r.stdout).toMatch(/a\s+failure\s+\S+\s+step 2 \(breaks\): exit code 7/);
+    expect(r.stdout).toMatch(/a\s+failure\s+\S+\s+step 3 \(breaks\): exit code 7/);
     expectNothingLeft(r.stdout);
   });
 
@@ -179,7 +179,7 @@ describe('slipway run: outcomes and exit codes', () => {
         (l) => JSON.parse(l) as { type: string; step?: number; data?: string; outcome?: string },
       );
     const bytes = events
-      .filter((e) => e.type === 'output' && e.step === 0)
+      .filter((e) => e.type === 'output' && e.step === 1)
       .reduce((n, e) => n + Buffer.byteLength(e.data ?? ''), 0);
     expect(bytes).toBe(52_428_800);
     expect(events.at(-1)).toMatchObject({ type: 'run.finished', outcome: 'success' });

@@ -117,17 +117,24 @@ function renderVariant(
   const shell = raw.shell ?? defaults?.shell;
   const labels = raw.labels ?? defaults?.labels;
 
-  const steps = raw.steps.map((step, index) =>
-    renderStep(step, index, checked.conditions[index] ?? true, {
-      jobEnv,
-      workingDir,
-      shell,
-      values,
-      render,
-      renderEnv,
-      context: scope.context,
-    }),
-  );
+  // Every job checks the commit out first, unless it places a checkout step itself or
+  // says `checkout: false`: a job that forgets it would pass on an empty workspace.
+  const implicit = raw.checkout !== false && !raw.steps.some(isCheckoutStep);
+  const offset = implicit ? 1 : 0;
+  const steps = [
+    ...(implicit ? [implicitCheckout(workingDir, shell)] : []),
+    ...raw.steps.map((step, i) =>
+      renderStep(step, i + offset, checked.conditions[i] ?? true, {
+        jobEnv,
+        workingDir,
+        shell,
+        values,
+        render,
+        renderEnv,
+        context: scope.context,
+      }),
+    ),
+  ];
 
   return {
     id: variantName(name, combination, order),
@@ -193,6 +200,33 @@ interface StepRenderContext {
     v: ExpressionValues,
   ) => Record<string, string>;
   context: BuildContext;
+}
+
+/** True for `- checkout` and a step mapping with `checkout:` set. */
+export function isCheckoutStep(step: string | RawStep): boolean {
+  return typeof step === 'string'
+    ? step.trim() === 'checkout'
+    : step.checkout !== undefined && step.checkout !== false;
+}
+
+/** The checkout a job gets when it does not place one itself: `- checkout` as step 1. */
+function implicitCheckout(workingDir: string, shell: string | undefined): PlanStep {
+  return {
+    index: 0,
+    env: {},
+    workingDir,
+    timeoutMs: null,
+    allowFailure: false,
+    target: { kind: 'primary' },
+    when: 'success',
+    if: null,
+    skip: null,
+    shell: shellCommand(shell),
+    name: 'checkout',
+    kind: 'checkout',
+    run: null,
+    checkout: { depth: DEFAULT_CHECKOUT_DEPTH, submodules: false, path: '' },
+  };
 }
 
 function renderStep(
