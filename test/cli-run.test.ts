@@ -292,6 +292,38 @@ describe('slipway run: the pod', () => {
   });
 });
 
+describe('slipway run: values from outside the pipeline', () => {
+  it('passes a hostile branch name and input to the scripts verbatim, and runs none of them', async () => {
+    const dir = project({
+      '.slipway.yml': [
+        'on:',
+        '  manual:',
+        '    inputs:',
+        '      note: { type: string }',
+        'jobs:',
+        '  a:',
+        '    image: slipway/busybox:1',
+        '    steps:',
+        '      - echo "branch=${{ build.branch }}"',
+        '      - echo note=${{ inputs.note }}',
+        "      - echo 'quoted=${{ inputs.note }}'",
+        '      - ls -A; test ! -e pwned && test ! -e pwned2 && test ! -e pwned3 && echo nothing-created',
+      ].join('\n'),
+    });
+    const branch = 'x";touch pwned;"';
+    const note = '$(touch pwned2) `touch pwned3`';
+    const r = await run(dir, '--event', 'manual', '--branch', branch, '--input', `note=${note}`);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stderr).toContain('warning[untrusted-expression]');
+    const printed = r.stdout.split('\n').map((line) => line.replace(/^a\s+│ /, ''));
+    expect(printed).toContain(`branch=${branch}`);
+    expect(printed).toContain(`note=${note}`);
+    expect(printed).toContain(`quoted=${note}`);
+    expect(printed).toContain('nothing-created');
+    expectNothingLeft(r.stdout);
+  });
+});
+
 describe('slipway run: artifacts', () => {
   const pipeline = (fail: boolean): string =>
     [
