@@ -369,6 +369,22 @@ describe('slipway run: artifacts', () => {
   });
 });
 
+describe('slipway run: built-in variables', () => {
+  it('gives a step the same documented variables on the docker and the process backends', async () => {
+    const dir = project({
+      '.slipway.yml':
+        'jobs:\n  a:\n    image: slipway/busybox:1\n    steps:\n      - name: show\n        run: echo "step=$SLIPWAY_STEP name=$SLIPWAY_STEP_NAME job=$SLIPWAY_JOB ci=$CI"\n',
+    });
+    for (const backend of ['docker', 'process']) {
+      const r = await run(dir, '--backend', backend);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      const id = /run ([0-9a-f]{8}) /.exec(r.stdout)?.[1];
+      // Step 1 (from 0: the checkout is step 0) of attempt 1 of this run.
+      expect(r.stdout, backend).toContain(`step=${id}-1-1 name=show job=a ci=true`);
+    }
+  });
+});
+
 describe('slipway run: cancel and crash', () => {
   it('cancels on Ctrl-C: SIGTERM to the step, a summary, exit 130, nothing left', async () => {
     const dir = project({

@@ -435,8 +435,15 @@ async function execStep(
   }
 }
 
-/** The environment of a step: Slipway's variables, the job's, its secrets, the step's. */
-function stepEnv(step: PlanStep, job: PlanJob, options: JobRunOptions): Record<string, string> {
+/**
+ * The environment of a step: Slipway's variables, the job's, its secrets, the step's.
+ * The built-in variables are documented in docs/pipeline.md (a test keeps them in step).
+ */
+export function stepEnv(
+  step: PlanStep,
+  job: PlanJob,
+  options: JobRunOptions,
+): Record<string, string> {
   const c = options.context;
   const secrets = Object.fromEntries(
     job.secrets.map((name) => [name, options.secrets[name] ?? '']),
@@ -447,7 +454,9 @@ function stepEnv(step: PlanStep, job: PlanJob, options: JobRunOptions): Record<s
     SLIPWAY_RUN: options.runId,
     SLIPWAY_JOB: job.id,
     SLIPWAY_ATTEMPT: String(options.attempt),
-    SLIPWAY_STEP: step.name,
+    // The same id as the step's command: the Docker backend marks the step's processes with it.
+    SLIPWAY_STEP: `${options.runId}-${options.attempt}-${step.index}`,
+    SLIPWAY_STEP_NAME: step.name,
     SLIPWAY_WORKSPACE: WORKSPACE_PATH,
     SLIPWAY_EVENT: c.event,
     SLIPWAY_BRANCH: c.branch ?? '',
