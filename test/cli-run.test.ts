@@ -351,6 +351,11 @@ describe('slipway run: artifacts', () => {
     expect(readlinkSync(join(kept, 'lib', 'libz.so'))).toBe('libz.so.1');
     expect(readlinkSync(join(kept, 'lib', 'libz.so.1'))).toBe('libz.so.1.3');
     expect(readFileSync(join(kept, 'lib', 'libz.so'), 'utf8')).toBe('ELF\n');
+    // The set says which run made it.
+    const stamp = JSON.parse(readFileSync(join(kept, '..', '.slipway-artifacts.json'), 'utf8')) as {
+      run: string;
+    };
+    expect(first.stdout).toContain(`run ${stamp.run} succeeded`);
     // Nothing of it shows up as a change in the project.
     expect(
       execFileSync('git', ['status', '--porcelain'], { cwd: repo.dir, encoding: 'utf8' }),

@@ -170,7 +170,9 @@ async function run(target: string, options: RunOptions, output: Output): Promise
     process.on('SIGTERM', onSignal);
 
     const artifactsDir = resolve(options.artifacts ?? resolve(file.dir, '.slipway', 'artifacts'));
-    const stale = await prepareArtifacts(artifactsDir, plan.jobs);
+    const stale = await prepareArtifacts(artifactsDir, plan.jobs, {
+      owned: options.artifacts === undefined,
+    });
     if (stale.length > 0)
       output.err(
         `slipway: removed the artifacts an earlier run left in ${artifactsDir} for ${stale.join(', ')}`,

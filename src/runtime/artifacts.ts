@@ -44,6 +44,7 @@ export async function collectArtifacts(
   pod: Pod,
   globs: readonly string[],
   dir: string,
+  stamp: ArtifactsStamp,
 ): Promise<CollectedArtifacts> {
   const root = resolve(dir);
   const matchers = globs.map((g) => globToRegExp(g.replace(/^\.\//, '').replace(/\/$/, '')));
@@ -83,6 +84,7 @@ export async function collectArtifacts(
       files += result.files + result.symlinks + result.links;
       bytes += result.bytes;
     }
+    await writeFile(join(staging, ARTIFACTS_STAMP), `${JSON.stringify(stamp, null, 2)}\n`);
     await rm(root, { recursive: true, force: true });
     await rename(staging, root);
     return { files, bytes, dir: root };
@@ -97,32 +99,48 @@ export function artifactsDirFor(base: string, jobId: string): string {
   return join(base, jobId.replace(/[^A-Za-z0-9_.-]+/g, '_').replace(/^_+|_+$/g, '') || 'job');
 }
 
+/** The file in each job's set that says which run made it (and that Slipway did). */
+export const ARTIFACTS_STAMP = '.slipway-artifacts.json';
+
+/** What the stamp of a set records. */
+export interface ArtifactsStamp {
+  run: string;
+  job: string;
+  attempt: number;
+  sha: string;
+  collectedAt: string;
+}
+
 /**
- * Readies the artifacts directory for a run of these jobs: makes it (when a job keeps
- * artifacts), keeps it out of git (a `.gitignore` holding `*`), and removes the sets an
- * earlier run left for these jobs, so what is there afterwards is this run's or nothing.
- * Returns the jobs whose old set it removed.
+ * Readies the artifacts directory for a run of these jobs and removes the sets an earlier
+ * run left for them, so what is there afterwards is this run's or nothing. Only what
+ * Slipway made is touched: a set is removed when it carries the stamp, or when the
+ * directory is Slipway's own (`owned`: the default location, or one made now). An owned
+ * directory gets a `.gitignore` holding `*`. Returns the jobs whose old set it removed.
  */
 export async function prepareArtifacts(
   base: string,
   jobs: readonly Pick<PlanJob, 'id' | 'artifacts'>[],
+  options: { owned: boolean },
 ): Promise<string[]> {
   const root = resolve(base);
-  if (!jobs.some((j) => j.artifacts) && !(await exists(root))) return [];
+  const existed = await exists(root);
+  if (!jobs.some((j) => j.artifacts) && !existed) return [];
   await mkdir(root, { recursive: true });
-  await writeFile(
-    join(root, '.gitignore'),
-    '# Made by slipway run: artifacts are not sources.\n*\n',
-    {
-      flag: 'wx',
-    },
-  ).catch((error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EEXIST') throw error;
-  });
+  const owned = options.owned || !existed;
+  if (owned)
+    await writeFile(
+      join(root, '.gitignore'),
+      '# Made by slipway run: artifacts are not sources.\n*\n',
+      { flag: 'wx' },
+    ).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
   const removed: string[] = [];
   for (const { id } of jobs) {
     const dir = artifactsDirFor(root, id);
     if (!(await exists(dir))) continue;
+    if (!owned && !(await exists(join(dir, ARTIFACTS_STAMP)))) continue;
     await rm(dir, { recursive: true, force: true });
     removed.push(id);
   }

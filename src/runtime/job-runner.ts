@@ -214,6 +214,13 @@ export async function runJobAttempt(job: PlanJob, options: JobRunOptions): Promi
             pod,
             job.artifacts.paths,
             artifactsDirFor(options.artifactsDir, job.id),
+            {
+              run: options.runId,
+              job: job.id,
+              attempt,
+              sha: options.context.sha,
+              collectedAt: new Date().toISOString(),
+            },
           );
           progress(
             `artifacts: ${collected.files} file${collected.files === 1 ? '' : 's'} (${collected.bytes} bytes) saved to ${collected.dir}`,
