@@ -3,12 +3,23 @@
  * scripts/images. Each test checks what a user sees: output, exit code, files, and that no
  * container or volume is left behind.
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { slipway, startSlipway } from './support/cli.ts';
 import { slipwayResources } from './support/docker.ts';
+import { gitRepo } from './support/git.ts';
 import { project } from './support/project.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -89,7 +100,7 @@ describe('slipway run: outcomes and exit codes', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('✗ breaks: exit code 7 [failure]');
     expect(r.stdout).not.toContain('never\n');
-    expect(r.stdout).toMatch(/a\s+failure\s+\S+\s+step 2 \(breaks\): exit code 7/);
+    expect(r.stdout).toMatch(/a\s+failure\s+\S+\s+step 3 \(breaks\): exit code 7/);
     expectNothingLeft(r.stdout);
   });
 
@@ -168,7 +179,7 @@ describe('slipway run: outcomes and exit codes', () => {
         (l) => JSON.parse(l) as { type: string; step?: number; data?: string; outcome?: string },
       );
     const bytes = events
-      .filter((e) => e.type === 'output' && e.step === 0)
+      .filter((e) => e.type === 'output' && e.step === 1)
       .reduce((n, e) => n + Buffer.byteLength(e.data ?? ''), 0);
     expect(bytes).toBe(52_428_800);
     expect(events.at(-1)).toMatchObject({ type: 'run.finished', outcome: 'success' });
@@ -278,6 +289,104 @@ describe('slipway run: the pod', () => {
     expect(r.stdout).toContain('on-the-host');
     expect(r.stdout).toMatch(/b\s+│ job failure: job b has services \(db\).*--backend docker/);
     expect(r.code).toBe(1);
+  });
+});
+
+describe('slipway run: values from outside the pipeline', () => {
+  it('passes a hostile branch name and input to the scripts verbatim, and runs none of them', async () => {
+    const dir = project({
+      '.slipway.yml': [
+        'on:',
+        '  manual:',
+        '    inputs:',
+        '      note: { type: string }',
+        'jobs:',
+        '  a:',
+        '    image: slipway/busybox:1',
+        '    steps:',
+        '      - echo "branch=${{ build.branch }}"',
+        '      - echo note=${{ inputs.note }}',
+        "      - echo 'quoted=${{ inputs.note }}'",
+        '      - ls -A; test ! -e pwned && test ! -e pwned2 && test ! -e pwned3 && echo nothing-created',
+      ].join('\n'),
+    });
+    const branch = 'x";touch pwned;"';
+    const note = '$(touch pwned2) `touch pwned3`';
+    const r = await run(dir, '--event', 'manual', '--branch', branch, '--input', `note=${note}`);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stderr).toContain('warning[untrusted-expression]');
+    const printed = r.stdout.split('\n').map((line) => line.replace(/^a\s+│ /, ''));
+    expect(printed).toContain(`branch=${branch}`);
+    expect(printed).toContain(`note=${note}`);
+    expect(printed).toContain(`quoted=${note}`);
+    expect(printed).toContain('nothing-created');
+    expectNothingLeft(r.stdout);
+  });
+});
+
+describe('slipway run: artifacts', () => {
+  const pipeline = (fail: boolean): string =>
+    [
+      'jobs:',
+      '  build:',
+      '    image: slipway/busybox:1',
+      '    artifacts: [out/tool, out/lib/libz.so*]',
+      '    steps:',
+      ...(fail ? ['      - echo "the new build breaks"; exit 1'] : []),
+      '      - mkdir -p out/lib',
+      `      - printf '#!/bin/sh\\necho tool-ran\\n' > out/tool && chmod 755 out/tool`,
+      '      - cd out/lib && echo ELF > libz.so.1.3 && ln -s libz.so.1.3 libz.so.1 && ln -s libz.so.1 libz.so',
+    ].join('\n');
+
+  it('keeps modes and symlinks, stays out of git, and leaves no stale set after a failed run', async () => {
+    const repo = gitRepo({ '.slipway.yml': pipeline(false) });
+    const first = await slipway(['run', repo.dir, '--network', 'offline'], { cwd: root });
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    const kept = join(repo.dir, '.slipway', 'artifacts', 'build', 'out');
+    expect(first.stdout).toMatch(/artifacts: 4 files \(\d+ bytes\) saved to/);
+    // The executable comes back executable, and runs.
+    expect(statSync(join(kept, 'tool')).mode & 0o777).toBe(0o755);
+    expect(execFileSync(join(kept, 'tool'), { encoding: 'utf8' })).toBe('tool-ran\n');
+    // The symlink chain comes back as links to the one real file.
+    expect(readlinkSync(join(kept, 'lib', 'libz.so'))).toBe('libz.so.1');
+    expect(readlinkSync(join(kept, 'lib', 'libz.so.1'))).toBe('libz.so.1.3');
+    expect(readFileSync(join(kept, 'lib', 'libz.so'), 'utf8')).toBe('ELF\n');
+    // The set says which run made it.
+    const stamp = JSON.parse(readFileSync(join(kept, '..', '.slipway-artifacts.json'), 'utf8')) as {
+      run: string;
+    };
+    expect(first.stdout).toContain(`run ${stamp.run} succeeded`);
+    // Nothing of it shows up as a change in the project.
+    expect(
+      execFileSync('git', ['status', '--porcelain'], { cwd: repo.dir, encoding: 'utf8' }),
+    ).toBe('');
+
+    writeFileSync(join(repo.dir, '.slipway.yml'), pipeline(true));
+    const second = await slipway(['run', repo.dir, '--network', 'offline'], { cwd: root });
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(/removed the artifacts an earlier run left in .* for build/);
+    expect(second.stdout).toMatch(
+      /artifacts: none kept \(when: on_success, and the job ended failure\)/,
+    );
+    // The binary of the first run is not there to be mistaken for the new one.
+    expect(existsSync(join(repo.dir, '.slipway', 'artifacts', 'build'))).toBe(false);
+    expectNothingLeft(second.stdout);
+  });
+});
+
+describe('slipway run: built-in variables', () => {
+  it('gives a step the same documented variables on the docker and the process backends', async () => {
+    const dir = project({
+      '.slipway.yml':
+        'jobs:\n  a:\n    image: slipway/busybox:1\n    steps:\n      - name: show\n        run: echo "step=$SLIPWAY_STEP name=$SLIPWAY_STEP_NAME job=$SLIPWAY_JOB ci=$CI"\n',
+    });
+    for (const backend of ['docker', 'process']) {
+      const r = await run(dir, '--backend', backend);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      const id = /run ([0-9a-f]{8}) /.exec(r.stdout)?.[1];
+      // Step 1 (from 0: the checkout is step 0) of attempt 1 of this run.
+      expect(r.stdout, backend).toContain(`step=${id}-1-1 name=show job=a ci=true`);
+    }
   });
 });
 

@@ -102,7 +102,7 @@ describe('slipway validate', () => {
     const good = await slipway(['validate', '--plan', '--input', 'n=5'], { cwd: dir });
     expect(good.code).toBe(0);
     expect(
-      (JSON.parse(good.stdout) as { jobs: { steps: { run: string }[] }[] }).jobs[0]!.steps[0]!.run,
+      (JSON.parse(good.stdout) as { jobs: { steps: { run: string }[] }[] }).jobs[0]!.steps[1]!.run,
     ).toBe('echo 5');
   });
 

@@ -4,7 +4,8 @@
  *
  * A first line `# fixture: {...}` passes compile options (context, limits, maxVariants).
  * Regenerate after an intended change with `UPDATE_FIXTURES=1 npx vitest run test/pipeline-fixtures.test.ts`
- * and review the diff: the JSON files are the specification.
+ * and review the diff: the JSON files are the specification. A fixture without its JSON
+ * fails (it is written only with UPDATE_FIXTURES=1).
  */
 import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -49,9 +50,13 @@ describe('pipeline fixtures', () => {
     it(name, () => {
       const actual = run(name);
       const expectedFile = join(dir, name.replace(/\.yml$/, '.json'));
-      if (update || !existsSync(expectedFile)) {
-        writeFileSync(expectedFile, `${JSON.stringify(actual, null, 2)}\n`);
-      }
+      if (update) writeFileSync(expectedFile, `${JSON.stringify(actual, null, 2)}\n`);
+      // A fixture without its golden file specifies nothing: writing one here would pass
+      // whatever the compiler does.
+      expect(
+        existsSync(expectedFile),
+        `${name} has no golden file; write it with UPDATE_FIXTURES=1 and review it`,
+      ).toBe(true);
       const expected = JSON.parse(readFileSync(expectedFile, 'utf8')) as unknown;
       expect(actual).toEqual(expected);
     });

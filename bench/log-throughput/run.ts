@@ -32,7 +32,8 @@ const secrets = Object.fromEntries(
     `s3cret-value-${i}-${'x'.repeat(8 + i * 2)}`,
   ]),
 );
-const yaml = `jobs:\n  bench:\n    image: ${IMAGE}\n    network: offline\n    steps:\n      - ${JSON.stringify(SCRIPT)}\n`;
+// No checkout: the runtime is given no source here, and the bench is about output.
+const yaml = `jobs:\n  bench:\n    image: ${IMAGE}\n    network: offline\n    checkout: false\n    steps:\n      - ${JSON.stringify(SCRIPT)}\n`;
 const job = compile(yaml).plan!.jobs[0]!;
 const backend = createDockerBackend();
 

@@ -19,7 +19,8 @@ const ITERATIONS = Number(process.argv[2] ?? 7);
 const backend = createDockerBackend();
 
 function job(steps: string[]): PlanJob {
-  const yaml = `jobs:\n  bench:\n    image: ${IMAGE}\n    network: offline\n    steps:\n${steps.map((s) => `      - ${JSON.stringify(s)}`).join('\n')}\n`;
+  // No checkout: the runtime is given no source here, and the bench times steps.
+  const yaml = `jobs:\n  bench:\n    image: ${IMAGE}\n    network: offline\n    checkout: false\n    steps:\n${steps.map((s) => `      - ${JSON.stringify(s)}`).join('\n')}\n`;
   const plan = compile(yaml).plan;
   if (!plan) throw new Error('bench pipeline did not compile');
   return plan.jobs[0]!;

@@ -6,6 +6,7 @@ import type { RunEvent, Reporter } from '../runtime/events.ts';
 import { formatMs, isInfrastructure, type Outcome } from '../runtime/outcome.ts';
 import type { RunResult } from '../runtime/plan-runner.ts';
 import { table } from './output.ts';
+import { LineAssembler, type Clock } from './run-lines.ts';
 
 export interface HumanOutputOptions {
   write: (text: string) => void;
@@ -13,6 +14,9 @@ export interface HumanOutputOptions {
   timestamps: boolean;
   /** Longest partial line held before it is printed anyway. */
   maxLine?: number;
+  /** How long a line without its newline waits for the rest (default 150 ms). */
+  pauseMs?: number;
+  clock?: Clock;
 }
 
 const JOB_COLORS = ['36', '35', '33', '34', '32', '96', '95', '93'];
@@ -31,11 +35,9 @@ export function jsonReporter(write: (text: string) => void): Reporter {
 
 /** The live, human view of a run. */
 export function humanReporter(options: HumanOutputOptions): Reporter {
-  const maxLine = options.maxLine ?? 64 * 1024;
   const paint = (code: string, text: string): string =>
     options.color ? `\u001b[${code}m${text}\u001b[0m` : text;
   const colors = new Map<string, string>();
-  const partial = new Map<string, Buffer>();
   let width = 12;
 
   const prefix = (job: string, time: number): string => {
@@ -52,11 +54,16 @@ export function humanReporter(options: HumanOutputOptions): Reporter {
   };
   const line = (job: string, time: number, text: string): void =>
     options.write(`${prefix(job, time)}${text}\n`);
-  const flush = (key: string, job: string, time: number): void => {
-    const rest = partial.get(key);
-    if (rest && rest.length > 0) line(job, time, printable(rest));
-    partial.delete(key);
-  };
+  const lines = new LineAssembler({
+    emit: (job, text, end, time) =>
+      // A piece of an over-long line says that it goes on.
+      line(job, time, `${printable(text)}${end === 'long' ? paint(DIM, ' ↩') : ''}`),
+    ...(options.maxLine === undefined ? {} : { maxLine: options.maxLine }),
+    ...(options.pauseMs === undefined ? {} : { pauseMs: options.pauseMs }),
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+  });
+  const group = (e: { job: string; attempt: number; step: number }): string =>
+    `${e.job}\0${e.attempt}\0${e.step}`;
 
   return (event: RunEvent) => {
     switch (event.type) {
@@ -76,25 +83,11 @@ export function humanReporter(options: HumanOutputOptions): Reporter {
       case 'step.started':
         line(event.job, event.time, paint('1', `▶ ${event.name}`));
         return;
-      case 'output': {
-        const key = `${event.job}\0${event.attempt}\0${event.step}\0${event.stream}`;
-        let data = partial.has(key) ? Buffer.concat([partial.get(key)!, event.data]) : event.data;
-        for (let nl = data.indexOf(10); nl >= 0; nl = data.indexOf(10)) {
-          line(event.job, event.time, printable(data.subarray(0, nl)));
-          data = data.subarray(nl + 1);
-        }
-        // A line without an end is printed in pieces rather than held without bound.
-        while (data.length > maxLine) {
-          line(event.job, event.time, `${printable(data.subarray(0, maxLine))}${paint(DIM, ' ↩')}`);
-          data = data.subarray(maxLine);
-        }
-        if (data.length > 0) partial.set(key, Buffer.from(data));
-        else partial.delete(key);
+      case 'output':
+        lines.write(event.job, group(event), event.stream, event.data, event.time);
         return;
-      }
       case 'step.finished': {
-        for (const stream of ['stdout', 'stderr'] as const)
-          flush(`${event.job}\0${event.attempt}\0${event.step}\0${stream}`, event.job, event.time);
+        lines.flushGroup(group(event), event.time);
         const took = event.durationMs > 0 ? ` (${formatMs(event.durationMs)})` : '';
         if (event.outcome === 'success')
           line(event.job, event.time, paint(GREEN, `✓ ${event.name}${took}`));
@@ -131,6 +124,7 @@ export function humanReporter(options: HumanOutputOptions): Reporter {
         return;
       }
       case 'run.finished':
+        lines.close(event.time);
         return;
     }
   };

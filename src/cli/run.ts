@@ -10,6 +10,7 @@ import { compile } from '../pipeline/compile.ts';
 import { hasErrors } from '../pipeline/diagnostics.ts';
 import { formatDiagnostics } from '../pipeline/format.ts';
 import { parseDuration } from '../pipeline/units.ts';
+import { prepareArtifacts } from '../runtime/artifacts.ts';
 import { currentOwner, sweepDeadOwners } from '../runtime/owner.ts';
 import { PlanFilterError, selectJobs, selectMatrix } from '../runtime/plan-filter.ts';
 import { runPlan } from '../runtime/plan-runner.ts';
@@ -168,6 +169,15 @@ async function run(target: string, options: RunOptions, output: Output): Promise
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
 
+    const artifactsDir = resolve(options.artifacts ?? resolve(file.dir, '.slipway', 'artifacts'));
+    const stale = await prepareArtifacts(artifactsDir, plan.jobs, {
+      owned: options.artifacts === undefined,
+    });
+    if (stale.length > 0)
+      output.err(
+        `slipway: removed the artifacts an earlier run left in ${artifactsDir} for ${stale.join(', ')}`,
+      );
+
     const write = (text: string): void => void process.stdout.write(text);
     const reporter = options.json
       ? jsonReporter(write)
@@ -196,7 +206,7 @@ async function run(target: string, options: RunOptions, output: Output): Promise
         secrets,
         env,
         source: localSource(file.dir),
-        artifactsDir: resolve(options.artifacts ?? resolve(file.dir, '.slipway', 'artifacts')),
+        artifactsDir,
         cacheScope: cacheScopeFor(file.dir),
         graceMs: grace.value,
         context: plan.context,

@@ -9,6 +9,7 @@ import { JobSchema, PipelineShellSchema, type RawPipeline } from './schema.ts';
 import { locate, schemaDiagnostics } from './schema-issues.ts';
 import { SourceFile } from './source.ts';
 import { TemplateChecker } from './templates.ts';
+import { layerTrust } from './untrusted.ts';
 import {
   isTriggered,
   normalizeTriggers,
@@ -155,6 +156,18 @@ function compileInto(
     defaults,
     env,
     inputNames,
+    // String inputs are typed by whoever starts the build; the other types are checked.
+    trust: layerTrust(
+      {
+        env: new Set(),
+        inputs: new Set(
+          Object.entries(declaredInputs)
+            .filter(([, input]) => input.type === 'string')
+            .map(([name]) => name),
+        ),
+      },
+      rawEnv,
+    ),
     context,
     maxVariants: options.maxVariants ?? 256,
   };

@@ -51,6 +51,10 @@ export const DIAGNOSTIC_CODES = {
   'invalid-input': 'A manual input declaration is invalid, or a value given for an input is wrong.',
   'number-precision': 'A plain YAML number loses digits (e.g. `3.10` reads as 3.1); quote it.',
   'unused-container': 'A job defines a container that no step uses.',
+  'untrusted-expression':
+    'A `${{ }}` in a script reads a value from outside the pipeline; it is passed through the environment instead.',
+  'untrusted-expression-unsafe':
+    'A `${{ }}` in a script reads a value from outside the pipeline where it cannot be passed safely.',
 } as const;
 
 export type DiagnosticCode = keyof typeof DIAGNOSTIC_CODES;

@@ -28,7 +28,16 @@ import {
   type StatusCondition,
 } from './plan.ts';
 import type { RawJob, RawRetry, RawStep, RawWhen } from './schema.ts';
+import { formatPath, type Path } from './path.ts';
+import { locate } from './schema-issues.ts';
 import { resolvePosix, shellCommand, splitWords } from './shell-words.ts';
+import {
+  layerTrust,
+  renderScript,
+  type RenderedScript,
+  type Trust,
+  type UntrustedUse,
+} from './untrusted.ts';
 import { parseDuration, parseSize } from './units.ts';
 
 const DEFAULT_READY_TIMEOUT_MS = 60_000;
@@ -122,17 +131,32 @@ function renderVariant(
   const shell = raw.shell ?? defaults?.shell;
   const labels = raw.labels ?? defaults?.labels;
 
-  const steps = raw.steps.map((step, index) =>
-    renderStep(step, index, checked.conditions[index] ?? true, {
-      jobEnv,
-      workingDir,
-      shell,
-      values,
-      render,
-      renderEnv,
-      context: scope.context,
-    }),
-  );
+  // Every job checks the commit out first, unless it places a checkout step itself or
+  // says `checkout: false`: a job that forgets it would pass on an empty workspace.
+  const jobTrust = layerTrust(scope.trust, raw.env);
+  const implicit = raw.checkout !== false && !raw.steps.some(isCheckoutStep);
+  const offset = implicit ? 1 : 0;
+  const steps = [
+    ...(implicit ? [implicitCheckout(workingDir, shell)] : []),
+    ...raw.steps.map((step, i) =>
+      renderStep(step, i + offset, checked.conditions[i] ?? true, {
+        jobEnv,
+        workingDir,
+        shell,
+        values,
+        render,
+        renderEnv,
+        context: scope.context,
+        trust: jobTrust,
+        script: (text, v, trust, stepShell, at) => {
+          const rendered = renderScript(text, v, trust, stepShell);
+          for (const use of rendered.unsafe)
+            reportUnsafe(scope, use, ['jobs', name, 'steps', i, ...at]);
+          return rendered;
+        },
+      }),
+    ),
+  ];
 
   return {
     id: variantName(name, combination, order),
@@ -198,6 +222,58 @@ interface StepRenderContext {
     v: ExpressionValues,
   ) => Record<string, string>;
   context: BuildContext;
+  /** Which env names and inputs of the job hold untrusted values. */
+  trust: Trust;
+  /** Renders a script, untrusted values passed by reference; `at` is the path in the step. */
+  script: (
+    text: string,
+    v: ExpressionValues,
+    trust: Trust,
+    shell: readonly string[],
+    at: Path,
+  ) => RenderedScript;
+}
+
+/**
+ * Reports an untrusted value the check did not see (a trusted value with quote characters
+ * moved it into a context where it cannot be passed); the plan is not made.
+ */
+function reportUnsafe(scope: PipelineScope, use: UntrustedUse, path: Path): void {
+  scope.diagnostics.push(
+    scope.source.diagnostic(
+      'untrusted-expression-unsafe',
+      `${formatPath(path)}: ${use.part.raw} comes from outside the pipeline, and ${use.unsafe ?? ''}; set it under the step's env: and read it from the environment instead`,
+      locate(scope.doc, path),
+      path,
+    ),
+  );
+}
+
+/** True for `- checkout` and a step mapping with `checkout:` set. */
+export function isCheckoutStep(step: string | RawStep): boolean {
+  return typeof step === 'string'
+    ? step.trim() === 'checkout'
+    : step.checkout !== undefined && step.checkout !== false;
+}
+
+/** The checkout a job gets when it does not place one itself: `- checkout` as step 1. */
+function implicitCheckout(workingDir: string, shell: string | undefined): PlanStep {
+  return {
+    index: 0,
+    env: {},
+    workingDir,
+    timeoutMs: null,
+    allowFailure: false,
+    target: { kind: 'primary' },
+    when: 'success',
+    if: null,
+    skip: null,
+    shell: shellCommand(shell),
+    name: 'checkout',
+    kind: 'checkout',
+    run: null,
+    checkout: { depth: DEFAULT_CHECKOUT_DEPTH, submodules: false, path: '' },
+  };
 }
 
 function renderStep(
@@ -229,12 +305,19 @@ function renderStep(
         checkout: { depth: DEFAULT_CHECKOUT_DEPTH, submodules: false, path: '' },
       };
     }
-    const run = r.render(step, jobValues);
-    return { ...base, name: stepName(run), kind: 'run', run, checkout: null };
+    const { script: run, display, env } = r.script(step, jobValues, r.trust, base.shell, []);
+    return { ...base, env, name: stepName(display), kind: 'run', run, checkout: null };
   }
-  const env = r.renderEnv(step.env, jobValues);
-  const v = r.values({ ...r.jobEnv, ...env });
-  const run = step.run === undefined ? null : r.render(step.run, v);
+  const ownEnv = r.renderEnv(step.env, jobValues);
+  const v = r.values({ ...r.jobEnv, ...ownEnv });
+  const stepShell = shellCommand(step.shell ?? r.shell);
+  const script =
+    step.run === undefined
+      ? null
+      : r.script(step.run, v, layerTrust(r.trust, step.env), stepShell, ['run']);
+  const run = script?.script ?? null;
+  // The generated variables come last: the script refers to them by these names.
+  const env = { ...ownEnv, ...script?.env };
   const checkout =
     step.checkout === undefined || step.checkout === false
       ? null
@@ -266,7 +349,7 @@ function renderStep(
         ? r.render(step.name, v)
         : checkout
           ? 'checkout'
-          : stepName(run ?? ''),
+          : stepName(script?.display ?? ''),
     kind: checkout ? 'checkout' : 'run',
     run,
     checkout,
@@ -286,7 +369,7 @@ function renderStep(
     when,
     if: deferredIf,
     skip,
-    shell: shellCommand(step.shell ?? r.shell),
+    shell: stepShell,
   };
 }
 

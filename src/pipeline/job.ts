@@ -14,6 +14,8 @@ import { locate } from './schema-issues.ts';
 import type { SourceFile } from './source.ts';
 import type { TemplateChecker } from './templates.ts';
 import { parseSize, formatSize } from './units.ts';
+import { layerTrust, type Trust } from './untrusted.ts';
+import { shellCommand } from './shell-words.ts';
 import type { LoadedDocument } from './yaml-loader.ts';
 
 /** The smallest memory limit the Docker engine accepts. */
@@ -29,6 +31,8 @@ export interface PipelineScope {
   /** Pipeline-level env, rendered. */
   env: Record<string, string>;
   inputNames: ReadonlySet<string>;
+  /** Which pipeline env names and inputs hold untrusted values (untrusted.ts). */
+  trust: Trust;
   context: BuildContext;
   maxVariants: number;
 }
@@ -122,9 +126,8 @@ export function checkJob(
   };
   const jobScope: ExpressionScope = { ...outerScope, env: envNames };
   const t = scope.templates;
-  const check = (text: string | undefined, path: Path, s: ExpressionScope = jobScope): void => {
-    if (text !== undefined) t.check(text, [...base, ...path], s);
-  };
+  const check = (text: string | undefined, path: Path, s: ExpressionScope = jobScope): boolean =>
+    text === undefined || t.check(text, [...base, ...path], s);
 
   check(raw.image, ['image']);
   for (const [key, value] of Object.entries(raw.env ?? {}))
@@ -189,11 +192,27 @@ export function checkJob(
   });
 
   const usedContainers = new Set<string>();
+  const jobTrust = layerTrust(scope.trust, raw.env);
+  const jobShell = raw.shell ?? scope.defaults?.shell;
   const conditions = raw.steps.map((step, i): Expr | boolean => {
     if (typeof step === 'string') {
-      check(step, ['steps', i]);
+      if (check(step, ['steps', i]))
+        t.checkScript(step, [...base, 'steps', i], jobTrust, shellCommand(jobShell));
       return true;
     }
+    if (
+      step.run !== undefined &&
+      t.check(step.run, [...base, 'steps', i, 'run'], {
+        ...jobScope,
+        env: new Set([...jobScope.env, ...Object.keys(step.env ?? {})]),
+      })
+    )
+      t.checkScript(
+        step.run,
+        [...base, 'steps', i, 'run'],
+        layerTrust(jobTrust, step.env),
+        shellCommand(step.shell ?? jobShell),
+      );
     return checkStep(name, step, i, raw, jobScope, scope, report, usedContainers) ?? true;
   });
   for (const containerName of Object.keys(raw.containers ?? {})) {
@@ -271,7 +290,8 @@ function checkStep(
       );
     }
   }
-  for (const key of ['run', 'name', 'image', 'working_dir'] as const) {
+  // `run` is checked by the caller, with the trust of its values.
+  for (const key of ['name', 'image', 'working_dir'] as const) {
     const value = step[key];
     if (value !== undefined) t.check(value, [...at, key], stepScope);
   }

@@ -256,6 +256,10 @@ const Network = z.enum(['isolated', 'offline', 'host', 'none']).meta({
 export const JobSchema = z.strictObject({
   image: z.string().min(1).optional().meta({ description: 'The primary container image.' }),
   steps: z.array(Step).min(1),
+  checkout: z.boolean().optional().meta({
+    description:
+      'Check the commit out into the workspace before the first step (default true). A `checkout` step places it yourself; false: no checkout.',
+  }),
   env: EnvMap.optional(),
   secrets: z
     .array(z.string().regex(ENV_NAME))

@@ -8,6 +8,7 @@ import {
 } from './expressions.ts';
 import { formatPath, type Path } from './path.ts';
 import type { Range, SourceFile } from './source.ts';
+import { isPosixShell, suggestedName, untrustedUses, type Trust } from './untrusted.ts';
 import type { LoadedDocument } from './yaml-loader.ts';
 
 /** Checks the expressions of one string value and reports problems at their exact place. */
@@ -58,6 +59,49 @@ export class TemplateChecker {
     return false;
   }
 
+  /**
+   * Reports the untrusted expressions of a script (untrusted.ts): a warning where the
+   * compiler passes the value through the environment, an error where it cannot.
+   */
+  checkScript(text: string, path: Path, trust: Trust, shell: readonly string[]): void {
+    if (!text.includes('${{')) return;
+    const parts = parseTemplate(text);
+    for (const use of untrustedUses(parts, trust, isPosixShell(shell))) {
+      const { part } = use;
+      const occurrence = parts.filter(
+        (p) => p.kind === 'expr' && p.raw === part.raw && p.start < part.start,
+      ).length;
+      const name = suggestedName(part.expr!);
+      const what = `${formatPath(path)}: ${part.raw} comes from outside the pipeline (a branch or tag name, a pull request title, a commit message or a string input can hold shell code)`;
+      const isEnv = part.expr!.kind === 'name' && part.expr!.parts[0] === 'env';
+      const advice = isEnv
+        ? `read "$${name}" instead: the step's environment already holds it`
+        : `set it under the step's env: (${name}: ${part.raw}) and read "$${name}" instead`;
+      const message = use.unsafe
+        ? `${what}, and ${use.unsafe}; ${advice}`
+        : `${what}, so it is passed to the script in the environment variable ${use.variable} rather than pasted into it; to say so yourself, ${advice}`;
+      this.diagnostics.push(
+        this.source.diagnostic(
+          use.unsafe ? 'untrusted-expression-unsafe' : 'untrusted-expression',
+          message,
+          this.rangeOf(
+            part,
+            path,
+            {
+              kind: 'not-allowed',
+              message: '',
+              start: -3,
+              end: part.source.length + 2,
+            },
+            occurrence,
+          ),
+          path,
+          use.unsafe ? 'error' : 'warning',
+        ),
+      );
+    }
+  }
+
   /** Reports a problem in a bare expression (an `if:` without `${{ }}`). */
   reportBare(problem: ExpressionProblem, expressionText: string, path: Path): void {
     const part: TemplatePart = {
@@ -100,12 +144,15 @@ export class TemplateChecker {
     part: TemplatePart & { kind: 'expr' },
     path: Path,
     problem: ExpressionProblem,
+    occurrence = 0,
   ): Range | undefined {
     const location = this.doc.locate(path);
     if (!location) return undefined;
     const [start, end] = location.value;
     const raw = this.source.text.slice(start, end);
-    const at = raw.indexOf(part.raw);
+    // The same expression written twice: point at the one meant.
+    let at = raw.indexOf(part.raw);
+    for (let k = 0; k < occurrence && at >= 0; k++) at = raw.indexOf(part.raw, at + 1);
     if (at < 0) return location.value;
     const base = start + at + (part.sourceStart - part.start);
     return [

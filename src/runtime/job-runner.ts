@@ -229,23 +229,31 @@ export async function runJobAttempt(job: PlanJob, options: JobRunOptions): Promi
         );
       }
     }
-    if (
-      job.artifacts &&
-      options.artifactsDir &&
-      artifactsWanted(job.artifacts.when, ending.outcome)
-    ) {
-      try {
-        const collected = await collectArtifacts(
-          pod,
-          job.artifacts.paths,
-          artifactsDirFor(options.artifactsDir, job.id),
-        );
+    if (job.artifacts && options.artifactsDir) {
+      if (!artifactsWanted(job.artifacts.when, ending.outcome))
         progress(
-          `artifacts: ${collected.files} file${collected.files === 1 ? '' : 's'} (${collected.bytes} bytes) saved to ${collected.dir}`,
+          `artifacts: none kept (when: ${job.artifacts.when}, and the job ended ${ending.outcome})`,
         );
-      } catch (error) {
-        progress(`artifacts: could not be collected: ${(error as Error).message}`);
-      }
+      else
+        try {
+          const collected = await collectArtifacts(
+            pod,
+            job.artifacts.paths,
+            artifactsDirFor(options.artifactsDir, job.id),
+            {
+              run: options.runId,
+              job: job.id,
+              attempt,
+              sha: options.context.sha,
+              collectedAt: new Date().toISOString(),
+            },
+          );
+          progress(
+            `artifacts: ${collected.files} file${collected.files === 1 ? '' : 's'} (${collected.bytes} bytes) saved to ${collected.dir}`,
+          );
+        } catch (error) {
+          progress(`artifacts: could not be collected: ${(error as Error).message}`);
+        }
     }
     return finish(ending);
   } finally {
@@ -484,8 +492,15 @@ async function execStep(
   }
 }
 
-/** The environment of a step: Slipway's variables, the job's, its secrets, the step's. */
-function stepEnv(step: PlanStep, job: PlanJob, options: JobRunOptions): Record<string, string> {
+/**
+ * The environment of a step: Slipway's variables, the job's, its secrets, the step's.
+ * The built-in variables are documented in docs/pipeline.md (a test keeps them in step).
+ */
+export function stepEnv(
+  step: PlanStep,
+  job: PlanJob,
+  options: JobRunOptions,
+): Record<string, string> {
   const c = options.context;
   // A secret that was withheld stays unset: never an empty value a step could mistake for one.
   const secrets = Object.fromEntries(
@@ -500,7 +515,9 @@ function stepEnv(step: PlanStep, job: PlanJob, options: JobRunOptions): Record<s
     SLIPWAY_RUN: options.runId,
     SLIPWAY_JOB: job.id,
     SLIPWAY_ATTEMPT: String(options.attempt),
-    SLIPWAY_STEP: step.name,
+    // The same id as the step's command: the Docker backend marks the step's processes with it.
+    SLIPWAY_STEP: `${options.runId}-${options.attempt}-${step.index}`,
+    SLIPWAY_STEP_NAME: step.name,
     SLIPWAY_WORKSPACE: WORKSPACE_PATH,
     SLIPWAY_EVENT: c.event,
     SLIPWAY_BRANCH: c.branch ?? '',

@@ -1,4 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_POLICY } from '../backends/backend.ts';
 import {
   createFakeBackend,
@@ -8,6 +11,12 @@ import {
 import { compile } from '../pipeline/compile.ts';
 import type { RunEvent } from './events.ts';
 import { runPlan, type RunResult } from './plan-runner.ts';
+import { localSource, type WorkspaceSource } from './workspace-source.ts';
+
+/** A project with one file, for the checkout every job starts with. */
+const projectDir = mkdtempSync(join(tmpdir(), 'slipway-plan-runner-'));
+writeFileSync(join(projectDir, 'hello.txt'), 'hello\n');
+afterAll(() => rmSync(projectDir, { recursive: true, force: true }));
 
 function plan(yaml: string) {
   const result = compile(yaml);
@@ -22,6 +31,7 @@ async function run(
     secrets?: Record<string, string>;
     parallelism?: number;
     signal?: AbortSignal;
+    source?: WorkspaceSource | null;
   } = {},
 ) {
   const backend: FakeBackend = createFakeBackend(opts.fake);
@@ -37,13 +47,23 @@ async function run(
     secrets: opts.secrets ?? {},
     graceMs: 50,
     cacheScope: 'test',
+    ...(opts.source === null
+      ? {}
+      : { source: opts.source ?? localSource(projectDir, { listing: 'all' }) }),
     context: p.context,
     parallelism: opts.parallelism ?? 2,
   });
+  // What the job's own steps printed (the checkout's report is not what these tests are about).
+  const checkouts = (job: string): number[] =>
+    p.jobs
+      .find((j) => j.id === job)!
+      .steps.filter((s) => s.kind === 'checkout')
+      .map((s) => s.index);
   const output = (job: string): string =>
     events
       .filter(
-        (e): e is Extract<RunEvent, { type: 'output' }> => e.type === 'output' && e.job === job,
+        (e): e is Extract<RunEvent, { type: 'output' }> =>
+          e.type === 'output' && e.job === job && !checkouts(job).includes(e.step),
       )
       .map((e) => e.data.toString())
       .join('');
@@ -87,8 +107,9 @@ describe('runPlan on the fake backend', () => {
 `);
     const job = r.job('a');
     expect(job.outcome).toBe('failure');
-    expect(job.reason).toBe('step 2 (breaks): exit code 3');
+    expect(job.reason).toBe('step 3 (breaks): exit code 3');
     expect(r.steps('a')).toEqual([
+      'checkout: success',
       'echo ok: success',
       'breaks: failure',
       'after: skipped',
@@ -125,7 +146,7 @@ describe('runPlan on the fake backend', () => {
       `jobs:\n  a:\n    image: x\n    timeout: 150ms\n    steps: [hang, echo never]\n`,
     );
     expect(job.job('a').outcome).toBe('timeout');
-    expect(job.steps('a')).toEqual(['hang: timeout', 'echo never: skipped']);
+    expect(job.steps('a')).toEqual(['checkout: success', 'hang: timeout', 'echo never: skipped']);
     expect(job.backend.live()).toBe(0);
   });
 
@@ -234,6 +255,25 @@ jobs:
       },
     );
     expect(r.output('a')).toBe('***\n\nthe token is ***\n');
+  });
+
+  it('checks the commit out before the first step of every job, unless told not to', async () => {
+    const r = await run(
+      `defaults: { image: x }\njobs:\n  a: { steps: [cat hello.txt] }\n  b: { checkout: false, steps: [cat hello.txt] }\n`,
+    );
+    expect(r.steps('a')).toEqual(['checkout: success', 'cat hello.txt: success']);
+    expect(r.output('a')).toBe('hello\n');
+    // Without a checkout the workspace is empty, and the job says so by failing.
+    expect(r.steps('b')).toEqual(['cat hello.txt: failure']);
+  });
+
+  it('fails a job whose checkout has nothing to check out, instead of running it empty', async () => {
+    const r = await run(`jobs:\n  a:\n    image: x\n    steps: [echo tests ran]\n`, {
+      source: null,
+    });
+    expect(r.job('a').outcome).toBe('failure');
+    expect(r.job('a').reason).toMatch(/step 1 \(checkout\): checkout has nothing to check out/);
+    expect(r.output('a')).toBe('');
   });
 
   it('fails closed when a job needs a secret nobody gave', async () => {

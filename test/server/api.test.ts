@@ -227,11 +227,11 @@ describe('the API', () => {
     expect(byName.build!.outcome).toBe('success');
     expect(byName.test!.outcome).toBe('success');
     expect(byName.flaky!.attempts.map((a) => a.outcome)).toEqual(['infra_error', 'infra_error']);
-    const step = byName.build!.attempts[0]!.steps[0]!;
+    const step = byName.build!.attempts[0]!.steps[1]!;
     expect(step.startedAt).not.toBeNull();
     expect(step.finishedAt).toBeGreaterThanOrEqual(step.startedAt!);
     const log = await app.inject({
-      url: `/api/v1/builds/${build.id}/logs?attempt=${byName.build!.attempts[0]!.id}&step=0`,
+      url: `/api/v1/builds/${build.id}/logs?attempt=${byName.build!.attempts[0]!.id}&step=1`,
       headers: auth,
     });
     expect(log.body).toBe('building at level high\n');
@@ -338,9 +338,9 @@ describe('the API', () => {
     );
     const build = await finished(created.body.id);
     expect(build.status).toBe('success');
-    const step = build.jobRuns[0]!.attempts[0]!.steps[0]!;
+    const step = build.jobRuns[0]!.attempts[0]!.steps[1]!;
     expect(step.truncated).toBe(true);
-    const log = await app.inject({ url: `/api/v1/builds/${build.id}/logs?step=0`, headers: auth });
+    const log = await app.inject({ url: `/api/v1/builds/${build.id}/logs?step=1`, headers: auth });
     expect(log.rawPayload.length).toBeLessThan(64 * 1024 + 200);
     expect(log.body).toMatch(/reached its cap/);
     repo.branch('main');

@@ -63,7 +63,6 @@ jobs:
     image: slipway/busybox:1
     network: offline
     steps:
-      - checkout
       - echo "building $(cat VERSION)"
   test:
     image: slipway/busybox:1
@@ -83,7 +82,7 @@ describe('slipway server (real process, real Docker)', () => {
     const ok = await client(url, ['trigger', 'app', '--follow']);
     expect(ok.stderr).toMatch(/build app#1: success/);
     expect(ok.stdout).toMatch(/\[build:2\] building 1\.2\.3/);
-    expect(ok.stdout).toMatch(/\[test:1\] testing/);
+    expect(ok.stdout).toMatch(/\[test:2\] testing/);
     expect(ok.code).toBe(0);
 
     repo.branch('feature');
@@ -98,7 +97,7 @@ describe('slipway server (real process, real Docker)', () => {
     expect(builds.stdout).toMatch(/app#1\s+success\s+main/);
     const logs = await client(url, ['logs', 'app#1']);
     expect(logs.stdout).toMatch(/^\[build:2\] building 1\.2\.3$/m);
-    expect(logs.stdout).toMatch(/^\[test:1\] testing$/m);
+    expect(logs.stdout).toMatch(/^\[test:2\] testing$/m);
     const raw = await client(url, ['logs', 'app#1', '--raw']);
     expect(raw.stdout).toContain('building 1.2.3\n');
     const metrics = await (
@@ -212,10 +211,10 @@ jobs:
     const byNumber = Object.fromEntries(builds.map((b) => [b.number, b]));
     // Build 1: adopted; its step finished in the old pod and the log is whole, once.
     expect(byNumber[1]).toMatchObject({ status: 'success' });
-    expect(await logOf(second.url, byNumber[1]!.id, '?step=0')).toMatch(
+    expect(await logOf(second.url, byNumber[1]!.id, '?step=1')).toMatch(
       /^(start 1\nerr 1\n|err 1\nstart 1\n)end 1\n$/,
     );
-    expect(await logOf(second.url, byNumber[1]!.id, '?step=1')).toBe('after 1\n');
+    expect(await logOf(second.url, byNumber[1]!.id, '?step=2')).toBe('after 1\n');
     // Build 2: its pod was gone.
     expect(byNumber[2]).toMatchObject({ status: 'error' });
     expect(byNumber[2]!.reason).toMatch(/controller_lost/);
@@ -226,7 +225,7 @@ jobs:
       `/api/v1/builds/${byNumber[3]!.id}`,
     );
     expect(detail.jobRuns[0]!.attempts).toHaveLength(1);
-    expect(await logOf(second.url, byNumber[3]!.id, '?step=1')).toBe('after 3\n');
+    expect(await logOf(second.url, byNumber[3]!.id, '?step=2')).toBe('after 3\n');
     expect(slipwayContainers()).toEqual([]);
   }, 120_000);
 
@@ -243,7 +242,7 @@ jobs:
     const first = await startServer(config, data);
     expect((await client(first.url, ['trigger', 'app'])).code).toBe(0);
     for (;;) {
-      const log = await fetch(`${first.url}/api/v1/builds/1/logs?step=0`, {
+      const log = await fetch(`${first.url}/api/v1/builds/1/logs?step=1`, {
         headers: { authorization: `Bearer ${TOKEN}` },
       });
       if ((await log.text()).includes('before')) break;
@@ -262,7 +261,7 @@ jobs:
       build = await get<{ status: string }>(second.url, '/api/v1/builds/1');
     } while (!['success', 'failure', 'error', 'canceled'].includes(build.status));
     expect(build.status).toBe('success');
-    const log = await fetch(`${second.url}/api/v1/builds/1/logs?step=0`, {
+    const log = await fetch(`${second.url}/api/v1/builds/1/logs?step=1`, {
       headers: { authorization: `Bearer ${TOKEN}` },
     });
     expect(await log.text()).toBe('before\nafter\n');

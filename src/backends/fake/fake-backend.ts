@@ -14,7 +14,8 @@
  * `fake/missing*` → image_missing, `fake/unpullable*` → image_pull, `fake/slow:<ms>` →
  * slow to start; a service image `fake/never-ready` → service_not_ready after its timeout.
  */
-import { pack, extract } from 'tar-stream';
+import { pack } from 'tar-stream';
+import { readTar } from '../../archive/tar-extract.ts';
 import {
   LABELS,
   PodError,
@@ -238,22 +239,11 @@ class FakePod implements Pod {
   }
 
   async copyIn(_target: string, path: string, tar: NodeJS.ReadableStream): Promise<void> {
-    const parser = extract();
-    parser.on('entry', (header, stream, next) => {
+    await readTar(tar, async (entry, body) => {
+      if (entry.type !== 'file') return;
       const chunks: Buffer[] = [];
-      stream.on('data', (c: unknown) => void chunks.push(c as Buffer));
-      stream.once('end', () => {
-        if (header.type === 'file')
-          this.record.files.set(
-            `${path}/${header.name}`.replace(/\/+/g, '/'),
-            Buffer.concat(chunks),
-          );
-        next();
-      });
-    });
-    await new Promise<void>((resolve, reject) => {
-      parser.once('finish', resolve).once('error', reject);
-      tar.pipe(parser);
+      for await (const chunk of body) chunks.push(chunk as Buffer);
+      this.record.files.set(`${path}/${entry.path}`.replace(/\/+/g, '/'), Buffer.concat(chunks));
     });
   }
 

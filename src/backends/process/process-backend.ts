@@ -9,7 +9,7 @@
  * directory, copy paths, env values) and never rewrites a script.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import {
   lstat,
   mkdir,
@@ -18,13 +18,13 @@ import {
   readFile,
   readlink,
   rm,
-  symlink,
   writeFile,
 } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
-import { dirname, join, resolve, sep } from 'node:path';
+import { join, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { extract, pack } from 'tar-stream';
+import { pack } from 'tar-stream';
+import { extractTar } from '../../archive/tar-extract.ts';
 import {
   LABELS,
   PodError,
@@ -298,36 +298,8 @@ class ProcessPod implements Pod {
   }
 
   async copyIn(_target: string, path: string, tar: NodeJS.ReadableStream): Promise<void> {
-    const dest = resolve(this.map(path));
-    await mkdir(dest, { recursive: true });
-    const parser = extract();
-    parser.on('entry', (header, stream, next) => {
-      const target = resolve(dest, header.name);
-      if (target !== dest && !target.startsWith(dest + sep)) {
-        stream.resume();
-        next(new Error(`refusing tar entry outside the target: ${header.name}`));
-        return;
-      }
-      const done = (error?: unknown): void => next(error as Error | undefined);
-      if (header.type === 'directory') {
-        stream.resume();
-        mkdir(target, { recursive: true, mode: header.mode ?? 0o777 }).then(() => done(), done);
-      } else if (header.type === 'symlink' && header.linkname) {
-        stream.resume();
-        mkdir(dirname(target), { recursive: true })
-          .then(() => rm(target, { force: true }))
-          .then(() => symlink(header.linkname, target))
-          .then(() => done(), done);
-      } else if (header.type === 'file') {
-        mkdir(dirname(target), { recursive: true })
-          .then(() => pipeline(stream, createWriteStream(target, { mode: header.mode ?? 0o666 })))
-          .then(() => done(), done);
-      } else {
-        stream.resume();
-        stream.once('end', () => done());
-      }
-    });
-    await pipeline(tar, parser);
+    // The workspace holds whatever the steps left there, links out of it included.
+    await extractTar(tar, this.map(path));
   }
 
   async copyOut(_target: string, path: string): Promise<NodeJS.ReadableStream | undefined> {
