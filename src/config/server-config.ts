@@ -93,7 +93,9 @@ export const ServerConfigSchema = z
         backend: z
           .enum(['auto', 'docker', 'process'])
           .optional()
-          .describe('default auto: docker when an engine answers.'),
+          .describe(
+            'docker (default; auto is the same): builds run in containers and start-up fails when no engine answers. process: builds run as host processes WITHOUT isolation.',
+          ),
         pull: z
           .boolean()
           .optional()
@@ -289,7 +291,7 @@ function buildConfig(
       enabled: raw.agent?.enabled ?? true,
       executors: raw.agent?.executors ?? 2,
       labels: raw.agent?.labels ?? [],
-      backend: raw.agent?.backend ?? 'auto',
+      backend: raw.agent?.backend ?? 'docker',
       pull: raw.agent?.pull ?? true,
     },
     limits: {

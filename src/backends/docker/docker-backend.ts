@@ -406,6 +406,16 @@ function socketFromEnv(): string | undefined {
   return host?.startsWith('unix://') ? host.slice('unix://'.length) : undefined;
 }
 
+/** Where the Docker backend looks for the engine, for messages: the socket and where it came from. */
+export function dockerEndpoint(): string {
+  const host = process.env.DOCKER_HOST;
+  const socket = socketFromEnv();
+  if (socket) return `unix://${socket} (DOCKER_HOST)`;
+  if (host)
+    return `unix:///var/run/docker.sock (DOCKER_HOST=${host} is not a unix:// socket, so it is not used)`;
+  return 'unix:///var/run/docker.sock';
+}
+
 /** The text of a multiplexed log buffer (headers stripped). */
 function demuxedText(buffer: Buffer): string {
   const parts: Buffer[] = [];
