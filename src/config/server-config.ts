@@ -109,6 +109,12 @@ export const ServerConfigSchema = z
         max_build_duration: Duration.optional().describe('Upper bound on any job timeout.'),
         grace: Duration.optional().describe('SIGTERM to SIGKILL grace period (default 10s).'),
         webhook_body: Size.optional().describe('Largest webhook body (default 1MiB).'),
+        min_free_disk: z
+          .string()
+          .optional()
+          .describe(
+            'Free space under data_dir below which no new attempts start: a size (2GiB) or a share of the file system (10%); 0 turns it off. Default: the smaller of 512MiB and 5%.',
+          ),
       })
       .strict()
       .optional(),
@@ -147,7 +153,14 @@ export interface ServerConfig {
     backend: 'auto' | 'docker' | 'process';
     pull: boolean;
   };
-  limits: { logCapBytes: number; maxBuildMs: number; graceMs: number; webhookBodyBytes: number };
+  limits: {
+    logCapBytes: number;
+    maxBuildMs: number;
+    graceMs: number;
+    webhookBodyBytes: number;
+    /** Free space under the data directory below which dispatch pauses. */
+    minFreeDisk: { bytes: number | null; percent: number | null };
+  };
   /** Secret references by name (resolved by resolveSecrets). */
   secrets: Record<string, string>;
   jobs: ConfigJob[];
@@ -237,6 +250,11 @@ export function parseConfig(
       const duration = parseDuration(value);
       if (!duration.ok) problem('invalid-duration', duration.reason, ['limits', key]);
     }
+  const minFree = raw.limits?.min_free_disk;
+  if (minFree !== undefined) {
+    const parsed = parseMinFreeDisk(minFree);
+    if ('error' in parsed) problem(parsed.code, parsed.error, ['limits', 'min_free_disk']);
+  }
   if (raw.listen !== undefined && !parseListen(raw.listen))
     problem('invalid-value', `"${raw.listen}" is not host:port (like 127.0.0.1:8080)`, ['listen']);
   if (raw.store?.url !== undefined)
@@ -299,6 +317,11 @@ function buildConfig(
       maxBuildMs: unit(parseDuration(raw.limits?.max_build_duration ?? '6h'), 6 * 3600_000),
       graceMs: unit(parseDuration(raw.limits?.grace ?? '10s'), 10_000),
       webhookBodyBytes: unit(parseSize(raw.limits?.webhook_body ?? '1MiB'), 1048576),
+      minFreeDisk: (() => {
+        const value = raw.limits?.min_free_disk;
+        const parsed = value === undefined ? DEFAULT_MIN_FREE_DISK : parseMinFreeDisk(value);
+        return 'error' in parsed ? DEFAULT_MIN_FREE_DISK : parsed;
+      })(),
     },
     secrets: raw.secrets ?? {},
     jobs: Object.entries(raw.jobs ?? {}).map(([name, job]) => ({
@@ -320,6 +343,36 @@ function buildConfig(
       webhookSecret: job.webhook_secret ?? null,
     })),
   };
+}
+
+/** The smaller of 512MiB and 5% of the file system. */
+const DEFAULT_MIN_FREE_DISK = { bytes: 512 * 1048576, percent: 5 };
+
+/** `limits.min_free_disk`: a size (`512MiB`), a share (`5%`), or `0` (off). */
+export function parseMinFreeDisk(
+  value: string,
+):
+  | { bytes: number | null; percent: number | null }
+  | { error: string; code: 'invalid-size' | 'invalid-value' } {
+  const text = value.trim();
+  if (text === '0') return { bytes: 0, percent: null };
+  const percent = /^(\d+(?:\.\d+)?)\s*%$/.exec(text);
+  if (percent) {
+    const share = Number(percent[1]);
+    return share < 100
+      ? { bytes: null, percent: share }
+      : {
+          error: `${text} of the disk can never be free while the store is on it; use less than 100%, like 5%`,
+          code: 'invalid-value',
+        };
+  }
+  const size = parseSize(text);
+  if (!size.ok)
+    return {
+      error: `${size.reason}; or give a share of the file system, like 5%`,
+      code: 'invalid-size',
+    };
+  return { bytes: size.value, percent: null };
 }
 
 function isRemote(repo: string): boolean {

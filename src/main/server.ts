@@ -154,7 +154,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const backend = config.agent.enabled ? await chooseBackend(config, log) : undefined;
   const token = adminToken(config, env, log);
   const id = controllerId(config.dataDir);
-  const store = await openStore(join(config.dataDir, 'slipway.db'));
+  const store = await openStore(join(config.dataDir, 'slipway.db'), {
+    minFreeDisk: config.limits.minFreeDisk,
+  });
+  store.health.start();
   await syncJobs(store, config);
 
   const controller = new Controller({
@@ -164,6 +167,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     graceMs: config.limits.graceMs,
     maxJobMs: config.limits.maxBuildMs,
     secrets,
+    log,
   });
 
   let agent: Agent | undefined;
@@ -210,7 +214,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const schedules = new Schedules(controller, join(config.dataDir, 'git'), log);
   await schedules.start();
   // A push may change a pipeline's on.schedule: read them again now and then.
-  const refresh = setInterval(() => void schedules.start(), 5 * 60_000);
+  const refresh = setInterval(
+    () =>
+      void schedules
+        .start()
+        .catch((error: unknown) =>
+          log(`slipway: reading the schedules again failed: ${(error as Error).message}`),
+        ),
+    5 * 60_000,
+  );
   refresh.unref();
   const reload = async (): Promise<{ added: string[]; changed: string[]; removed: string[] }> => {
     const next = read(); // throws on an invalid file: the running configuration stays

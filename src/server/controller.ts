@@ -14,9 +14,11 @@ import { decideJob, overallOutcome, type NeedResult } from '../runtime/decisions
 import { failureClass, type Outcome } from '../runtime/outcome.ts';
 import type { AttemptRow, BuildRow, JobRunRow } from '../store/builds.ts';
 import { FINISHED, queuedAttempt } from '../store/builds.ts';
+import { isStoreFailure, type StoreCondition } from '../store/health.ts';
 import type { Store } from '../store/open.ts';
 import type { Job } from '../store/jobs.ts';
 import { fetchMirror, listBranches, readFileAt, resolveCommit } from '../vcs/git.ts';
+import { WriteBacklog } from './write-backlog.ts';
 
 export interface ControllerOptions {
   store: Store;
@@ -30,6 +32,8 @@ export interface ControllerOptions {
   /** Secret values by name, given to the jobs that list them. */
   secrets: Readonly<Record<string, string>>;
   now?: () => number;
+  /** Where failures that no caller can handle are told, with their context (the server's log). */
+  log?: (line: string) => void;
 }
 
 export interface TriggerRequest {
@@ -119,10 +123,52 @@ export class Controller implements ControllerPort {
   private dispatching: Promise<void> | undefined;
   private dispatchAgain = false;
   private readonly now: () => number;
+  /** Output lost and messages held while the store could not be written. */
+  private readonly backlog: WriteBacklog;
 
   constructor(private readonly options: ControllerOptions) {
     this.now = options.now ?? Date.now;
     this.events.setMaxListeners(0);
+    this.backlog = new WriteBacklog(
+      options.store,
+      (agentId, message) => this.apply(agentId, message),
+      (buildId, step) => this.events.emit('log', buildId, step),
+      (context, error) => this.reportError(context, error),
+    );
+    options.store.health.onChange((condition) => this.storeChanged(condition));
+  }
+
+  /**
+   * A failure no caller can handle (a dispatch round, a hand-over): told with its context,
+   * never thrown into the void. Store failures are told once, when the store's condition
+   * changes (storeChanged), not once per refused write.
+   */
+  private reportError(context: string, error: unknown): void {
+    if (isStoreFailure(error)) return;
+    const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    (this.options.log ?? console.error)(`slipway: ${context} failed: ${text}`);
+  }
+
+  /** The store got worse or better: dispatch pauses or resumes, held writes are stored. */
+  private storeChanged(condition: StoreCondition): void {
+    const log = this.options.log ?? console.error;
+    if (condition.state === 'ok') log('slipway: the store is fine again; dispatch resumes');
+    else log(`slipway: store: ${condition.reason}`);
+    if (condition.state === 'ok' || condition.state === 'low_disk') {
+      void this.backlog
+        .flush()
+        .then((done) => {
+          if (done) this.kick();
+        })
+        .catch((error: unknown) => this.reportError('storing what waited for the store', error));
+    }
+    this.events.emit('queue');
+  }
+
+  /** Why no new attempt may start now (the store's condition), or null. */
+  private dispatchPause(): string | null {
+    const condition = this.store.health.condition();
+    return condition.state === 'ok' ? null : `dispatch is paused: ${condition.reason}`;
   }
 
   get store(): Store {
@@ -394,9 +440,11 @@ export class Controller implements ControllerPort {
     const previous = this.locks.get(buildId) ?? Promise.resolve();
     const next = previous.catch(() => undefined).then(fn);
     this.locks.set(buildId, next);
-    void next.finally(() => {
+    // The caller handles next's failure; this clean-up must not leave a rejection unhandled.
+    const release = (): void => {
       if (this.locks.get(buildId) === next) this.locks.delete(buildId);
-    });
+    };
+    next.then(release, release);
     return next;
   }
 
@@ -484,7 +532,9 @@ export class Controller implements ControllerPort {
     const agent: ConnectedAgent = { link, running: new Set(), connectedAt: now, lastSeen: now };
     this.agents.set(link.info.id, agent);
     void this.handOver(agent)
-      .catch((error: unknown) => this.events.emit('error', error))
+      .catch((error: unknown) =>
+        this.reportError(`handing attempts over to ${link.info.id}`, error),
+      )
       .finally(() => this.kick());
   }
 
@@ -522,7 +572,7 @@ export class Controller implements ControllerPort {
         try {
           await this.dispatchRound();
         } catch (error) {
-          this.events.emit('error', error);
+          this.reportError('a dispatch round', error);
         }
       } while (this.dispatchAgain);
     })().finally(() => (this.dispatching = undefined));
@@ -542,7 +592,7 @@ export class Controller implements ControllerPort {
   }
 
   private async dispatchRound(): Promise<void> {
-    if (this.draining) return;
+    if (this.draining || this.dispatchPause() !== null) return;
     const queued = await this.store.builds.queued();
     if (queued.length === 0) return;
     const jobs = new Map((await this.store.jobs.list()).map((j) => [j.name, j]));
@@ -573,14 +623,20 @@ export class Controller implements ControllerPort {
       )
         continue;
       agent.running.add(entry.id);
-      await this.store.builds.updateJobRun(run.id, {
-        status: 'running',
-        started_at: run.started_at ?? now,
-      });
-      if (build.status === 'queued') {
-        await this.store.builds.updateBuild(build.id, { status: 'running', started_at: now });
-        build.status = 'running';
-        runningBuilds.push(build);
+      try {
+        await this.store.builds.updateJobRun(run.id, {
+          status: 'running',
+          started_at: run.started_at ?? now,
+        });
+        if (build.status === 'queued') {
+          await this.store.builds.updateBuild(build.id, { status: 'running', started_at: now });
+          build.status = 'running';
+          runningBuilds.push(build);
+        }
+      } catch (error) {
+        // The attempt is claimed: it must reach its agent, or it would hold the executor
+        // for ever. Its ending settles the job run and the build.
+        this.reportError(`marking build ${build.id} running`, error);
       }
       agent.link.send({
         type: 'assign',
@@ -653,8 +709,9 @@ export class Controller implements ControllerPort {
     const queued = await this.store.builds.queued();
     const jobs = new Map((await this.store.jobs.list()).map((j) => [j.name, j]));
     const runningBuilds = await this.runningBuildsIfLimited(jobs);
+    const paused = this.dispatchPause();
     return queued.map((entry) => {
-      let waitingFor = this.blocker(entry, jobs.get(entry.job), runningBuilds);
+      let waitingFor = paused ?? this.blocker(entry, jobs.get(entry.job), runningBuilds);
       if (waitingFor === null) {
         const matching = [...this.agents.values()].filter((a) => this.labelsMatch(entry.labels, a));
         waitingFor =
@@ -689,9 +746,34 @@ export class Controller implements ControllerPort {
         if (buildId === undefined) return;
         this.attemptBuilds.set(message.attemptId, buildId);
       }
-      await this.storeLog({ id: message.attemptId, build_id: buildId }, message);
+      await this.storeLog({ id: message.attemptId, build_id: buildId }, message).catch(
+        (error: unknown) => {
+          this.reportError(`storing output of attempt ${message.attemptId}`, error);
+          throw error;
+        },
+      );
       return;
     }
+    // An earlier message of this attempt waits for the store: this one waits behind it.
+    if (this.backlog.queueBehind(agentId, message)) return;
+    try {
+      await this.apply(agentId, message);
+    } catch (error) {
+      if (!isStoreFailure(error)) {
+        this.reportError(`storing ${message.type} of attempt ${message.attemptId}`, error);
+        throw error;
+      }
+      // The store cannot take it now (a full disk): kept in order, stored when it recovers.
+      this.backlog.hold(agentId, message);
+    }
+  }
+
+  /** Stores one agent message other than output. */
+  private async apply(
+    agentId: string,
+    message: Exclude<AgentMessage, { type: 'log' }>,
+  ): Promise<void> {
+    const agent = this.agents.get(agentId);
     const attempt = await this.store.builds.attempt(message.attemptId);
     if (!attempt) return;
     const builds = this.store.builds;
@@ -779,15 +861,27 @@ export class Controller implements ControllerPort {
       data = Buffer.concat([data.subarray(0, cap - stored), TRUNCATION_MARKER(cap)]);
       truncated = true;
     }
-    const id = await this.store.logs.append({
-      buildId: attempt.build_id,
-      attemptId: attempt.id,
-      step: message.step,
-      seq: message.seq,
-      offset: message.offset,
-      stream: message.stream,
-      data,
-    });
+    // Output lost while the store failed is marked before anything after it is stored.
+    if (!(await this.backlog.mark(attempt.id, message.step))) {
+      this.backlog.lose(attempt.build_id, message, undefined);
+      return;
+    }
+    let id: number | undefined;
+    try {
+      id = await this.store.logs.append({
+        buildId: attempt.build_id,
+        attemptId: attempt.id,
+        step: message.step,
+        seq: message.seq,
+        offset: message.offset,
+        stream: message.stream,
+        data,
+      });
+    } catch (error) {
+      if (!isStoreFailure(error)) throw error;
+      this.backlog.lose(attempt.build_id, message, error);
+      return;
+    }
     if (id === undefined) return;
     this.logBytes.set(key, truncated ? cap : stored + data.length);
     if (truncated)

@@ -13,6 +13,7 @@ import * as z from 'zod';
 import { matchPatterns } from '../pipeline/glob.ts';
 import type { BuildRow } from '../store/builds.ts';
 import { FINISHED } from '../store/builds.ts';
+import { isStoreFailure } from '../store/health.ts';
 import type { Job } from '../store/jobs.ts';
 import { ControllerError, planOf, type BuildDetail, type Controller } from './controller.ts';
 import { OPENAPI_ROUTES, openApiDocument } from './openapi.ts';
@@ -247,7 +248,7 @@ export function createMetrics(controller: Controller): Registry {
         { status: build.status },
         (Number(build.finished_at ?? start) - start) / 1000,
       );
-    });
+    }, bestEffort);
   });
   return registry;
 }
@@ -259,6 +260,16 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
   const metrics = createMetrics(controller);
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
+    if (isStoreFailure(error)) {
+      // The store failed (a full disk, a damaged file): say so, and that it is temporary.
+      const condition = store.health.condition();
+      return reply.status(503).send({
+        statusCode: 503,
+        code: 'store_unavailable',
+        error: httpError(503),
+        message: `the store cannot do this now: ${condition.state === 'ok' ? error.message : condition.reason}`,
+      });
+    }
     const known = error instanceof ControllerError;
     const statusCode = known ? error.statusCode : (error.statusCode ?? 500);
     const code = known
@@ -318,8 +329,16 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
         .status(503)
         .send({ status: 'not ready', reason: `store: ${(error as Error).message}` });
     }
+    // A fresh look at the file's pages (throttled) and the free space, then the verdict.
+    await store.health.check(true);
+    const condition = store.health.condition();
+    if (condition.state === 'unwritable' || condition.state === 'corrupt')
+      return reply.status(503).send({ status: 'not ready', reason: `store: ${condition.reason}` });
     if (controller.isDraining)
       return reply.status(503).send({ status: 'not ready', reason: 'draining' });
+    // Low on space: it serves, but starts nothing new (the queue says why).
+    if (condition.state === 'low_disk')
+      return { status: 'ready', dispatch: `paused: ${condition.reason}` };
     return { status: 'ready' };
   });
   app.get('/metrics', async (_request, reply) => {
@@ -811,6 +830,9 @@ async function streamLogs(
   wake(filter.buildId);
   await sse.done;
 }
+
+/** Metrics are best effort: a failing store read is told by /readyz, never by a crash. */
+function bestEffort(): void {}
 
 function httpError(statusCode: number): string {
   const names: Record<number, string> = {
