@@ -110,7 +110,7 @@ export const ServerConfigSchema = z
         grace: Duration.optional().describe('SIGTERM to SIGKILL grace period (default 10s).'),
         webhook_body: Size.optional().describe('Largest webhook body (default 1MiB).'),
         min_free_disk: z
-          .string()
+          .union([z.string(), z.number()])
           .optional()
           .describe(
             'Free space under data_dir below which no new attempts start: a size (2GiB) or a share of the file system (10%); 0 turns it off. Default: the smaller of 512MiB and 5%.',
@@ -350,10 +350,16 @@ const DEFAULT_MIN_FREE_DISK = { bytes: 512 * 1048576, percent: 5 };
 
 /** `limits.min_free_disk`: a size (`512MiB`), a share (`5%`), or `0` (off). */
 export function parseMinFreeDisk(
-  value: string,
+  value: string | number,
 ):
   | { bytes: number | null; percent: number | null }
   | { error: string; code: 'invalid-size' | 'invalid-value' } {
+  if (value === 0) return { bytes: 0, percent: null };
+  if (typeof value === 'number')
+    return {
+      error: `${value} has no unit; write it like ${value}MiB or ${value}GiB, or a share like 5%`,
+      code: 'invalid-size',
+    };
   const text = value.trim();
   if (text === '0') return { bytes: 0, percent: null };
   const percent = /^(\d+(?:\.\d+)?)\s*%$/.exec(text);

@@ -322,16 +322,15 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
   }
   app.get('/healthz', () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
-    try {
-      await store.ping();
-    } catch (error) {
-      return reply
-        .status(503)
-        .send({ status: 'not ready', reason: `store: ${(error as Error).message}` });
-    }
-    // A fresh look at the file's pages (throttled) and the free space, then the verdict.
+    // A trivial query, a fresh look at the file's pages (throttled) and the free space.
+    const ping = await store.ping().then(
+      () => undefined,
+      (error: unknown) => error as Error,
+    );
     await store.health.check(true);
     const condition = store.health.condition();
+    if (ping && (condition.state === 'ok' || condition.state === 'low_disk'))
+      return reply.status(503).send({ status: 'not ready', reason: `store: ${ping.message}` });
     if (condition.state === 'unwritable' || condition.state === 'corrupt')
       return reply.status(503).send({ status: 'not ready', reason: `store: ${condition.reason}` });
     if (controller.isDraining)
