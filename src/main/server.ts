@@ -168,6 +168,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     maxJobMs: config.limits.maxBuildMs,
     secrets,
     log,
+    id,
   });
 
   let agent: Agent | undefined;

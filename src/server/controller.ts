@@ -4,6 +4,7 @@
  * agents by labels and capacity (pushed, never polled), stores what agents report, and
  * cancels and re-runs. It reaches agents only through the protocol.
  */
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { compile } from '../pipeline/compile.ts';
 import type { Diagnostic } from '../pipeline/diagnostics.ts';
@@ -34,6 +35,11 @@ export interface ControllerOptions {
   now?: () => number;
   /** Where failures that no caller can handle are told, with their context (the server's log). */
   log?: (line: string) => void;
+  /**
+   * This controller's id (stable, in its data directory): part of every pod and cache
+   * name, so controllers sharing one engine never take each other's.
+   */
+  id?: string;
 }
 
 export interface TriggerRequest {
@@ -664,13 +670,13 @@ export class Controller implements ControllerPort {
     return {
       attemptId: attempt.id,
       buildId: build.id,
-      runId: runIdOf(build),
+      runId: runIdOf(build, this.options.id),
       attempt: attempt.number,
       job: plan,
       context: contextOf(build, job),
       repo: { url: job.repo, sha: build.sha },
       secrets: { ...this.options.secrets },
-      cacheScope: slug(job.name),
+      cacheScope: cacheScopeOf(job.name, this.options.id),
       deadline,
       graceMs: this.options.graceMs,
     };
@@ -1038,7 +1044,11 @@ export class Controller implements ControllerPort {
         const list = this.adoptions.get(adoptingAgent) ?? [];
         list.push(attempt.id);
         this.adoptions.set(adoptingAgent, list);
-        adopt.push({ runId: runIdOf(build), jobId: run.name, attempt: attempt.number });
+        adopt.push({
+          runId: runIdOf(build, this.options.id),
+          jobId: run.name,
+          attempt: attempt.number,
+        });
         continue;
       }
       await this.finishAttempt(
@@ -1132,9 +1142,20 @@ export function contextOf(build: BuildRow, job: Pick<Job, 'repo'>): BuildContext
   };
 }
 
-/** The run id of a build: names its pods, so an adopting agent finds them again. */
-function runIdOf(build: Pick<BuildRow, 'job' | 'number'>): string {
-  return `${slug(build.job)}-${build.number}`;
+/**
+ * The run id of a build: names its pods, so an adopting agent finds them again. It
+ * carries the controller's id (two controllers on one engine never share a name) and
+ * the job's name as a readable slug plus a hash of the exact name (`a.x` and `a_x` have
+ * the same slug): `<controller>-<slug>-<hash>-<number>`.
+ */
+export function runIdOf(build: Pick<BuildRow, 'job' | 'number'>, controllerId?: string): string {
+  const job = `${slug(build.job)}-${shortHash(build.job)}`;
+  return `${controllerId ? `${controllerId}-` : ''}${job}-${build.number}`;
+}
+
+/** Whose caches a job's builds use: this controller's, of exactly this job. */
+export function cacheScopeOf(job: string, controllerId?: string): string {
+  return controllerId ? `controller:${controllerId}/job:${job}` : `job:${job}`;
 }
 
 function slug(text: string): string {
@@ -1143,6 +1164,10 @@ function slug(text: string): string {
       .toLowerCase()
       .replace(/[^a-z0-9]+/g, '-')
       .replace(/^-|-$/g, '')
-      .slice(0, 30) || 'job'
+      .slice(0, 20) || 'job'
   );
+}
+
+function shortHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 6);
 }

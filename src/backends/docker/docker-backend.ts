@@ -326,10 +326,12 @@ export function createDockerBackend(options: DockerBackendOptions = {}): Backend
     await Promise.all(vols.map((name) => removeVolume(docker, name)));
   }
 
-  async function adopt(podId: string): Promise<Pod | undefined> {
+  async function adopt(podId: string, owner: OwnerSelector = {}): Promise<Pod | undefined> {
     const containers = await docker.listContainers({
       all: true,
-      filters: { label: [`${LABELS.pod}=${podId}`] },
+      filters: {
+        label: [`${LABELS.pod}=${podId}`, ...Object.entries(owner).map(([k, v]) => `${k}=${v}`)],
+      },
     });
     const members = new Map<string, PodMember>();
     const services: string[] = [];
