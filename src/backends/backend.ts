@@ -172,7 +172,8 @@ export interface StepIO {
 export type StepExit =
   | { kind: 'exited'; exitCode: number }
   | { kind: 'oom_killed'; exitCode: number; limitBytes: number | null }
-  | { kind: 'stopped'; exitCode: number | null }
+  /** `message`: how the stop went when it was not the usual way (a frozen container killed from outside). */
+  | { kind: 'stopped'; exitCode: number | null; message?: string }
   | { kind: 'infra_error'; message: string };
 
 /** The outcome classes a pod-creation failure can have. */

@@ -75,6 +75,14 @@ afterEach(async () => {
   }
 });
 
+// Should the test process end first, no server outlives it.
+const everyServer: RunningCli[] = [];
+process.on('exit', () => {
+  for (const server of everyServer)
+    if (server.child.exitCode === null && server.child.signalCode === null)
+      server.child.kill('SIGKILL');
+});
+
 /** Removes the containers and volumes a controller's pods left (after a SIGKILL). */
 export function removePodsOf(controllerId: string): void {
   const label = `label=dev.slipway.creator=controller:${controllerId}`;
@@ -99,6 +107,7 @@ export async function startTestServer(
     { env: { SLIPWAY_ADMIN_TOKEN: TOKEN, ...env } },
   );
   started.push({ process: child, dataDir });
+  everyServer.push(child);
   await child.waitFor(/listening on (http:\/\/\S+)/, 60_000);
   const url = /listening on (http:\/\/\S+)/.exec(child.output())![1]!;
   const headers = { authorization: `Bearer ${TOKEN}` };
