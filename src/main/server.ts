@@ -179,10 +179,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // their pods are kept, every other pod the dead process left is removed.
     const adopt = await controller.recover(agentId);
     const keep = new Set(adopt.map((a) => podId(a.runId, a.jobId, a.attempt)));
-    const dead = (await backend.list({ [LABELS.creator]: creator }).catch(() => [])).filter(
-      (pod) => !ownerAlive(pod.labels) && !keep.has(pod.id),
+    const leftovers = await backend.list({ [LABELS.creator]: creator }).catch((error: unknown) => {
+      log(`slipway: could not list the pods an earlier run left: ${(error as Error).message}`);
+      return [];
+    });
+    const dead = leftovers.filter((pod) => !ownerAlive(pod.labels) && !keep.has(pod.id));
+    await Promise.all(
+      dead.map((pod) =>
+        backend
+          .remove(pod)
+          .catch((error: unknown) =>
+            log(`slipway: could not remove pod ${pod.id}: ${(error as Error).message}`),
+          ),
+      ),
     );
-    await Promise.all(dead.map((pod) => backend.remove(pod).catch(() => undefined)));
     if (dead.length > 0)
       log(`slipway: removed ${dead.length} pod(s) left by an earlier run of this controller`);
     if (adopt.length > 0)

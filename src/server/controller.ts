@@ -163,8 +163,12 @@ export class Controller implements ControllerPort {
     if (condition.state === 'ok' || condition.state === 'low_disk') {
       void this.backlog
         .flush()
-        .then((done) => {
-          if (done) this.kick();
+        .then(async (done) => {
+          if (!done) return;
+          // A trigger or cancel cut short by the failure left a build part-way: move each on.
+          for (const build of await this.store.builds.unfinishedBuilds())
+            await this.advance(build.id);
+          this.kick();
         })
         .catch((error: unknown) => this.reportError('storing what waited for the store', error));
     }
