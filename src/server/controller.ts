@@ -602,7 +602,10 @@ export class Controller implements ControllerPort {
   }
 
   private async dispatchRound(): Promise<void> {
-    if (this.draining || this.dispatchPause() !== null) return;
+    if (this.draining) return;
+    // Space can run short between the periodic checks: a round looks again first (statfs).
+    await this.store.health.check();
+    if (this.dispatchPause() !== null) return;
     const queued = await this.store.builds.queued();
     if (queued.length === 0) return;
     const jobs = new Map((await this.store.jobs.list()).map((j) => [j.name, j]));
