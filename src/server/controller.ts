@@ -875,7 +875,10 @@ export class Controller implements ControllerPort {
       truncated = true;
     }
     // Output lost while the store failed is marked before anything after it is stored.
-    if (!(await this.backlog.mark(attempt.id, message.step))) {
+    if (
+      this.backlog.hasLost(attempt.id, message.step) &&
+      !(await this.backlog.mark(attempt.id, message.step))
+    ) {
       this.backlog.lose(attempt.build_id, message, undefined);
       return;
     }

@@ -91,6 +91,11 @@ export class WriteBacklog {
     });
   }
 
+  /** True when output of this step was lost and its marker is not stored yet. */
+  hasLost(attemptId: number, step: number): boolean {
+    return this.lost.has(`${attemptId}:${step}`);
+  }
+
   /**
    * Stores the marker of a step's lost output, if it has one. True when nothing lost is
    * left unmarked; false when the store failed again (the marker stays pending).
