@@ -91,6 +91,7 @@ export class StoreHealth {
   private low: string | undefined;
   private readonly listeners = new Set<(condition: StoreCondition) => void>();
   private timer: NodeJS.Timeout | undefined;
+  private dueAt = 0;
   private checking: Promise<void> | undefined;
   private pagesCheckedAt = 0;
   /** Until start(): failures are recorded, but nothing is probed on a timer. */
@@ -199,9 +200,12 @@ export class StoreHealth {
     if (JSON.stringify(this.condition()) !== before) this.changed();
   }
 
+  /** The next check in `ms`, unless one is due sooner already. */
   private schedule(ms: number): void {
-    if (this.closed || (this.timer && ms > 0)) return;
+    const due = Date.now() + ms;
+    if (this.closed || (this.timer && this.dueAt <= due)) return;
     if (this.timer) clearTimeout(this.timer);
+    this.dueAt = due;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.check().finally(() =>
