@@ -100,7 +100,7 @@ jobs:
     image: slipway/busybox:1
     network: offline
     steps:
-      - echo "start"; sleep 8; echo "end"
+      - echo "start"; sleep 20; echo "end"
 `,
       });
       const config = (name: string): string =>
