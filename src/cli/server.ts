@@ -83,11 +83,24 @@ export function registerServer(program: Command, output: Output, version: string
       output.err(
         `slipway: controller listening on ${server.url} (data in ${server.config.dataDir})`,
       );
+      // Last line of defence: one failed call never ends the controller. Every known path
+      // handles its failures; one that does not is a bug, told here with its stack.
+      process.on('unhandledRejection', (reason) => {
+        output.err(
+          `slipway: BUG: a failure nobody handled (the controller goes on): ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`,
+        );
+      });
       let stopping = false;
+      const exit = (code: number) => (): never => process.exit(code);
+      // A stop that fails still ends the process, saying why.
+      const failed = (error: unknown): never => {
+        output.err(`slipway: stopping failed: ${(error as Error).message}`);
+        return process.exit(1);
+      };
       const stop = (signal: string): void => {
         if (stopping) {
           output.err(`slipway: ${signal} again: canceling running builds`);
-          void server.stop({ running: 'cancel' }).finally(() => process.exit(130));
+          void server.stop({ running: 'cancel' }).then(exit(130), failed);
           return;
         }
         stopping = true;
@@ -97,13 +110,13 @@ export function registerServer(program: Command, output: Output, version: string
           output.err(
             'slipway: SIGTERM: no new builds start; running ones keep running in their pods and are adopted at the next start',
           );
-          void server.stop({ running: 'hand-over' }).then(() => process.exit(0));
+          void server.stop({ running: 'hand-over' }).then(exit(0), failed);
           return;
         }
         output.err(
           `slipway: ${signal}: no new builds start; waiting for running ones (again to cancel them)`,
         );
-        void server.stop().then(() => process.exit(0));
+        void server.stop().then(exit(0), failed);
       };
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));

@@ -96,6 +96,8 @@ export interface StepResult {
   exitCode: number | null;
   durationMs: number;
   allowedFailure: boolean;
+  /** How its stop went when it was not the usual way (a frozen container killed from outside). */
+  note?: string;
 }
 
 export interface JobResult {
@@ -207,7 +209,7 @@ export async function runJobAttempt(job: PlanJob, options: JobRunOptions): Promi
       steps,
     );
     const ending: Pick<Ending, 'outcome' | 'reason'> = cause()
-      ? stoppedEnding(cause(), job)
+      ? stoppedEnding(cause(), job, steps.find((s) => s.note)?.note)
       : (failure ?? {
           outcome: 'success',
           reason: `${(options.resume?.succeededBefore ?? 0) + steps.filter((s) => s.outcome === 'success').length} steps succeeded`,
@@ -265,10 +267,13 @@ export async function runJobAttempt(job: PlanJob, options: JobRunOptions): Promi
 function stoppedEnding(
   cause: StopCause | undefined,
   job: PlanJob,
+  note?: string,
 ): Pick<Ending, 'outcome' | 'reason'> {
-  return cause === 'timeout'
-    ? { outcome: 'timeout', reason: `the job ran past its timeout of ${formatMs(job.timeoutMs)}` }
-    : { outcome: 'canceled', reason: 'canceled' };
+  const ending: Pick<Ending, 'outcome' | 'reason'> =
+    cause === 'timeout'
+      ? { outcome: 'timeout', reason: `the job ran past its timeout of ${formatMs(job.timeoutMs)}` }
+      : { outcome: 'canceled', reason: 'canceled' };
+  return note ? { ...ending, reason: `${ending.reason}; ${note}` } : ending;
 }
 
 function artifactsWanted(when: 'on_success' | 'on_failure' | 'always', outcome: Outcome): boolean {
@@ -300,6 +305,7 @@ async function runSteps(
       exitCode: ending.exitCode,
       durationMs,
       allowedFailure,
+      ...(ending.note ? { note: ending.note } : {}),
     });
     emit(reporter, {
       type: 'step.finished',

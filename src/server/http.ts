@@ -6,13 +6,19 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import * as z from 'zod';
 import { pipelinePathProblem } from '../config/pipeline-path.ts';
 import { matchPatterns } from '../pipeline/glob.ts';
 import type { BuildRow } from '../store/builds.ts';
 import { FINISHED } from '../store/builds.ts';
+import { isStoreFailure } from '../store/health.ts';
 import type { Job } from '../store/jobs.ts';
 import { installAuth } from './auth.ts';
 import { createAuthThrottle } from './auth-throttle.ts';
@@ -269,7 +275,7 @@ export function createMetrics(controller: Controller): Registry {
         { status: build.status },
         (Number(build.finished_at ?? start) - start) / 1000,
       );
-    });
+    }, bestEffort);
   });
   return registry;
 }
@@ -318,7 +324,23 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
   });
   const metrics = createMetrics(controller);
 
-  app.setErrorHandler(createErrorHandler(log));
+  const answerError = createErrorHandler(log);
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (isStoreFailure(error)) {
+      // The store failed (a full disk, a damaged file): say so, and that it is temporary.
+      const condition = store.health.condition();
+      return reply
+        .status(503)
+        .send(
+          errorBody(
+            503,
+            'store_unavailable',
+            `the store cannot do this now: ${condition.state === 'ok' ? error.message : condition.reason}`,
+          ),
+        );
+    }
+    answerError(error, request, reply);
+  });
   app.setNotFoundHandler((request, reply) => {
     // Client-side routes fall back to the app (a public file); API, hooks and health keep
     // their 404s, however the path is spelled.
@@ -351,15 +373,22 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
   }
   app.get('/healthz', () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
-    try {
-      await store.ping();
-    } catch (error) {
-      return reply
-        .status(503)
-        .send({ status: 'not ready', reason: `store: ${(error as Error).message}` });
-    }
+    // A trivial query, a fresh look at the file's pages (throttled) and the free space.
+    const ping = await store.ping().then(
+      () => undefined,
+      (error: unknown) => error as Error,
+    );
+    await store.health.check(true);
+    const condition = store.health.condition();
+    if (ping && (condition.state === 'ok' || condition.state === 'low_disk'))
+      return reply.status(503).send({ status: 'not ready', reason: `store: ${ping.message}` });
+    if (condition.state === 'unwritable' || condition.state === 'corrupt')
+      return reply.status(503).send({ status: 'not ready', reason: `store: ${condition.reason}` });
     if (controller.isDraining)
       return reply.status(503).send({ status: 'not ready', reason: 'draining' });
+    // Low on space: it serves, but starts nothing new (the queue says why).
+    if (condition.state === 'low_disk')
+      return { status: 'ready', dispatch: `paused: ${condition.reason}` };
     return { status: 'ready' };
   });
   app.get('/metrics', async (_request, reply) => {
@@ -873,6 +902,9 @@ async function streamLogs(
   wake(filter.buildId);
   await sse.done;
 }
+
+/** Metrics are best effort: a failing store read is told by /readyz, never by a crash. */
+function bestEffort(): void {}
 
 /**
  * Settings given through the API are checked like the configuration file's: the pipeline

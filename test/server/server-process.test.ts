@@ -4,9 +4,10 @@
  * builds queued and running, then a restart without loss.
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { runIdOf } from '../../src/server/controller.ts';
 import { slipway, startSlipway, type RunningCli } from '../support/cli.ts';
 import { gitRepo } from '../support/git.ts';
 import { project } from '../support/project.ts';
@@ -185,9 +186,13 @@ jobs:
     }
     first.server.child.kill('SIGKILL');
     await first.server.done;
+    const run = runIdOf(
+      { job: 'app', number: 2 },
+      readFileSync(join(data, 'controller-id'), 'utf8').trim(),
+    );
     execFileSync(
       'sh',
-      ['-c', 'docker ps -aq --filter label=dev.slipway.run=app-2 | xargs -r docker rm -f'],
+      ['-c', `docker ps -aq --filter label=dev.slipway.run=${run} | xargs -r docker rm -f`],
       { stdio: 'ignore' },
     );
 

@@ -304,10 +304,12 @@ export function createDockerBackend(options: DockerBackendOptions = {}): Backend
     await Promise.all(vols.map((name) => removeVolume(docker, name)));
   }
 
-  async function adopt(podId: string): Promise<Pod | undefined> {
+  async function adopt(podId: string, owner: OwnerSelector = {}): Promise<Pod | undefined> {
     const containers = await docker.listContainers({
       all: true,
-      filters: { label: [`${LABELS.pod}=${podId}`] },
+      filters: {
+        label: [`${LABELS.pod}=${podId}`, ...Object.entries(owner).map(([k, v]) => `${k}=${v}`)],
+      },
     });
     const members = new Map<string, PodMember>();
     const services: string[] = [];
@@ -382,6 +384,16 @@ async function allSettledOrThrow<T extends readonly unknown[]>(
 function socketFromEnv(): string | undefined {
   const host = process.env.DOCKER_HOST;
   return host?.startsWith('unix://') ? host.slice('unix://'.length) : undefined;
+}
+
+/** Where the Docker backend looks for the engine, for messages: the socket and where it came from. */
+export function dockerEndpoint(): string {
+  const host = process.env.DOCKER_HOST;
+  const socket = socketFromEnv();
+  if (socket) return `unix://${socket} (DOCKER_HOST)`;
+  if (host)
+    return `unix:///var/run/docker.sock (DOCKER_HOST=${host} is not a unix:// socket, so it is not used)`;
+  return 'unix:///var/run/docker.sock';
 }
 
 /** The text of a multiplexed log buffer (headers stripped). */
