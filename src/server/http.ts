@@ -255,7 +255,10 @@ export function createMetrics(controller: Controller): Registry {
 export async function createHttpServer(options: HttpOptions): Promise<FastifyInstance> {
   const { controller } = options;
   const store = controller.store;
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  // Live streams (logs, events) never end by themselves and close() waits for open
+  // connections: cut them all at close, so a stop (a SIGTERM hand-over above all) exits at
+  // once; clients resume with Last-Event-ID.
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, forceCloseConnections: true });
   const metrics = createMetrics(controller);
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
