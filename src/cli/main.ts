@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isSlipwayError } from '../errors/index.ts';
-import { processOutput, type Output } from './output.ts';
+import { guardStdio, processOutput, type Output } from './output.ts';
 import { registerClient } from './client.ts';
 import { registerCache } from './run-cache.ts';
 import { registerRun } from './run.ts';
@@ -35,11 +35,15 @@ export function createProgram(output: Output, setExit: (code: number) => void): 
   return program;
 }
 
-/** Runs the CLI and returns the exit code: 0 success, 1 the checked thing failed, 2 could not run. */
-export async function main(
-  argv: readonly string[],
-  output: Output = processOutput(),
-): Promise<number> {
+/**
+ * Runs the CLI and returns the exit code: 0 success, 1 the checked thing failed, 2 could not
+ * run. Without `output` it writes to the process's own streams, guarded against EPIPE.
+ */
+export async function main(argv: readonly string[], output?: Output): Promise<number> {
+  if (!output) {
+    guardStdio();
+    output = processOutput();
+  }
   let code = 0;
   const program = createProgram(output, (c) => (code = c));
   try {

@@ -168,7 +168,7 @@ async function run(target: string, options: RunOptions, output: Output): Promise
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
 
-    const write = (text: string): void => void process.stdout.write(text);
+    const write = (text: string): void => output.write(text);
     const reporter = options.json
       ? jsonReporter(write)
       : humanReporter({
