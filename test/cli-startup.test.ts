@@ -62,6 +62,17 @@ describe('slipway start-up loads only what the command needs', () => {
     expect(ours.filter((f) => /^(server|store|backends|runtime|agent|main)\//.test(f))).toEqual([]);
   });
 
+  it('run loads the engine client without its BuildKit-session and SSH parts', async () => {
+    const { packages, code } = await loads(['run', '--help']);
+    expect(code).toBe(0);
+    expect(packages).toContain('dockerode');
+    expect(
+      packages.filter((p) =>
+        ['ssh2', '@grpc/grpc-js', '@grpc/proto-loader', 'protobufjs'].includes(p),
+      ),
+    ).toEqual([]);
+  });
+
   it('the client commands load no compiler, engine client, server or store', async () => {
     const { ours, packages } = await loads(['logs', '--help']);
     expect(packages).toEqual(['commander']);

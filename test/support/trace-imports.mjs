@@ -17,7 +17,13 @@ if (file) {
   );
   const load = Module._load;
   Module._load = function (request, parent, isMain) {
-    appendFileSync(file, `cjs:${request}\n`);
+    let resolved = request;
+    try {
+      resolved = Module._resolveFilename(request, parent, isMain);
+    } catch {
+      // Unresolvable: the load below reports it.
+    }
+    appendFileSync(file, `cjs:${resolved}\n`);
     return load.call(this, request, parent, isMain);
   };
 }
