@@ -56,6 +56,7 @@ export async function followBuild(
     labels = attemptLabels(detail);
   };
   const steps = stepEnds(printer, relearn, () => detail);
+  const asked = new Set<number>();
   let final: Build = detail;
   let last = '';
   let lostSince: number | undefined;
@@ -97,7 +98,11 @@ export async function followBuild(
               const data = Buffer.from(chunk.b64, 'base64');
               if (options.raw) output.write(data);
               else {
-                if (!labels.has(chunk.attempt)) await relearn();
+                if (!labels.has(chunk.attempt) && !asked.has(chunk.attempt)) {
+                  // A new attempt (a retry, the next job): learn its job's name once.
+                  await relearn();
+                  asked.add(chunk.attempt);
+                }
                 steps.before(chunk.attempt, chunk.step);
                 printer.chunk(chunk.attempt, chunk.step, data);
               }

@@ -12,20 +12,23 @@ export interface SseEvent {
 }
 
 /** The events of a stream of bytes, in order; ends with the stream. */
-export async function* readSse(body: AsyncIterable<Uint8Array>): AsyncGenerator<SseEvent> {
+export async function* readSse(
+  body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+): AsyncGenerator<SseEvent> {
   const decoder = new TextDecoder();
   let buffer = '';
   let event = '';
   let data: string[] = [];
   let id: string | undefined;
-  for await (const piece of body) {
-    buffer += decoder.decode(piece, { stream: true });
+  for await (const piece of withEnd(body)) {
+    const final = piece === undefined;
+    buffer += final ? decoder.decode() : decoder.decode(piece, { stream: true });
     let start = 0;
     const ends = lineEnds(buffer);
     for (;;) {
       const end = ends(start);
       // A lone `\r` at the end of the buffer may be the first half of `\r\n`: wait.
-      if (end < 0 || (buffer[end] === '\r' && end === buffer.length - 1)) break;
+      if (end < 0 || (!final && buffer[end] === '\r' && end === buffer.length - 1)) break;
       const line = buffer.slice(start, end);
       start = end + (buffer[end] === '\r' && buffer[end + 1] === '\n' ? 2 : 1);
       if (line === '') {
@@ -46,6 +49,14 @@ export async function* readSse(body: AsyncIterable<Uint8Array>): AsyncGenerator<
     }
     buffer = buffer.slice(start);
   }
+}
+
+/** The pieces of a stream, then `undefined` for its end. */
+async function* withEnd(
+  body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+): AsyncGenerator<Uint8Array | undefined> {
+  for await (const piece of body) yield piece;
+  yield undefined;
 }
 
 /** Finds line ends from increasing positions, each kind searched once per position (linear). */
