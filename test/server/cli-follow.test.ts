@@ -17,6 +17,8 @@ import { project } from '../support/project.ts';
 const TOKEN = 'cli-follow-test-token';
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'slipway.js');
 const run = promisify(execFile);
+/** Job names of their own: pods are named after the job, and other test runs share the engine. */
+const ID = process.pid.toString(36);
 /** Servers started by the running test (or by beforeAll), stopped after it. */
 let servers: RunningCli[] = [];
 const shared: RunningCli[] = [];
@@ -100,7 +102,7 @@ describe('following a build from the command line (real controller, real Docker)
     };
     const dir = project({
       'slipway.server.yml': `agent:\n  pull: false\n  executors: 2\njobs:\n${Object.entries(repos)
-        .map(([name, repo]) => `  ${name}:\n    repo: ${repo.dir}\n`)
+        .map(([name, repo]) => `  ${name}${ID}:\n    repo: ${repo.dir}\n`)
         .join('')}`,
     });
     const port = await freePort();
@@ -111,10 +113,10 @@ describe('following a build from the command line (real controller, real Docker)
   }, 120_000);
 
   it('prints every line whole, multi-byte characters intact, however the output was cut into chunks', async () => {
-    const followed = await slipway(['trigger', 'utf8', '--follow'], { env: env(url) });
-    expect(followed.stderr).toMatch(/build utf8#1: success/);
+    const followed = await slipway(['trigger', `utf8${ID}`, '--follow'], { env: env(url) });
+    expect(followed.stderr).toMatch(/build utf8[a-z0-9]+#1: success/);
     expect(followed.code, followed.stderr).toBe(0);
-    const logged = await slipway(['logs', 'utf8#1'], { env: env(url) });
+    const logged = await slipway(['logs', `utf8${ID}#1`], { env: env(url) });
     // The stored log really is in many chunks, so there were cuts to get wrong.
     const detail = await get<{
       jobRuns: { attempts: { id: number; steps: { index: number; logBytes: number }[] }[] }[];
@@ -144,30 +146,30 @@ describe('following a build from the command line (real controller, real Docker)
   }, 180_000);
 
   it("shows a refused pipeline's diagnostics with file:line:col and the source line", async () => {
-    const followed = await slipway(['trigger', 'bad', '--follow'], { env: env(url) });
+    const followed = await slipway(['trigger', `bad${ID}`, '--follow'], { env: env(url) });
     expect(followed.code, followed.stderr).toBe(3);
-    expect(followed.stderr).toMatch(/build bad#1: error/);
+    expect(followed.stderr).toMatch(/build bad[a-z0-9]+#1: error/);
     expect(followed.stderr).toMatch(
       /\.slipway\.yml:4:5: error\[[a-z-]+\]: .*"stpes".*did you mean "steps"/,
     );
     expect(followed.stderr).toContain(' 4 |     stpes:');
     expect(followed.stderr).toMatch(/ {2}\| {5}\^{5}/);
-    const logs = await slipway(['logs', 'bad#1', '-f'], { env: env(url) });
+    const logs = await slipway(['logs', `bad${ID}#1`, '-f'], { env: env(url) });
     expect(logs.code).toBe(3);
     expect(logs.stderr).toContain(' 4 |     stpes:');
-    const printed = await slipway(['logs', 'bad#1'], { env: env(url) });
+    const printed = await slipway(['logs', `bad${ID}#1`], { env: env(url) });
     expect(printed.stderr).toMatch(/\.slipway\.yml:4:5: error/);
   }, 120_000);
 
   it("keeps a build's escape sequences from driving the terminal: colours only, and none to a pipe", async () => {
-    const followed = await slipway(['trigger', 'hostile', '--follow'], { env: env(url) });
+    const followed = await slipway(['trigger', `hostile${ID}`, '--follow'], { env: env(url) });
     expect(followed.code, followed.stderr).toBe(0);
     const line = /^\[work:\d+\] .*$/m.exec(followed.stdout)?.[0];
     expect(line).toMatch(/^\[work:\d+\] alink red end$/);
     // A terminal (a pty made by script(1)) gets the colour and nothing else.
     const { stdout: tty } = await run(
       'script',
-      ['-qec', `${process.execPath} ${BIN} logs hostile#1`, '/dev/null'],
+      ['-qec', `${process.execPath} ${BIN} logs hostile${ID}#1`, '/dev/null'],
       { env: { ...process.env, ...env(url), NO_COLOR: '' } },
     );
     expect(tty).toContain('alink \u001b[31mred\u001b[0m end');
@@ -181,19 +183,19 @@ describe('following a build from the command line (real controller, real Docker)
     ])
       expect(tty).not.toContain(sequence);
     // --raw keeps the bytes as they are.
-    const raw = await slipway(['logs', 'hostile#1', '--raw'], { env: env(url) });
+    const raw = await slipway(['logs', `hostile${ID}#1`, '--raw'], { env: env(url) });
     expect(raw.stdout).toContain('\u001b]52;c;cHduZWQ=\u0007');
     expect(raw.stdout).toContain('\u001b[2J');
   }, 120_000);
 
   it('ends quietly when the reader goes away (`| head`), for the commands that print a lot', async () => {
-    const big = await slipway(['trigger', 'big', '--follow'], { env: env(url) });
+    const big = await slipway(['trigger', `big${ID}`, '--follow'], { env: env(url) });
     expect(big.code, big.stderr).toBe(0);
     const dir = project({});
     for (const args of [
-      ['logs', 'big#1'],
-      ['logs', 'big#1', '--raw'],
-      ['logs', '-f', 'big#1'],
+      ['logs', `big${ID}#1`],
+      ['logs', `big${ID}#1`, '--raw'],
+      ['logs', '-f', `big${ID}#1`],
     ]) {
       const err = join(dir, 'stderr.txt');
       const { stdout } = await run(
@@ -225,15 +227,15 @@ describe('following a build across a controller crash (real controller, real Doc
       ]),
     });
     const dir = project({
-      'slipway.server.yml': `agent:\n  pull: false\njobs:\n  app:\n    repo: ${repo.dir}\n`,
+      'slipway.server.yml': `agent:\n  pull: false\njobs:\n  crash${ID}:\n    repo: ${repo.dir}\n`,
     });
     const config = join(dir, 'slipway.server.yml');
     const data = join(dir, 'data');
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const first = await startServer(config, data, port);
-    expect((await slipway(['trigger', 'app'], { env: env(url) })).code).toBe(0);
-    const follower = startSlipway(['logs', '-f', 'app#1'], { env: env(url) });
+    expect((await slipway(['trigger', `crash${ID}`], { env: env(url) })).code).toBe(0);
+    const follower = startSlipway(['logs', '-f', `crash${ID}#1`], { env: env(url) });
     await follower.waitFor(/tick 5 ✓/, 60_000);
     first.child.kill('SIGKILL');
     await first.done;
@@ -252,7 +254,7 @@ describe('following a build across a controller crash (real controller, real Doc
   }, 180_000);
 
   it('keeps following through a SIGTERM hand-over, which exits at once even with followers connected', async () => {
-    const name = `handover${process.pid}`;
+    const name = `handover${ID}`;
     const repo = gitRepo({
       '.slipway.yml': job(['echo "before ✓"; sleep 6; echo "after ✓"']),
     });
@@ -286,16 +288,47 @@ describe('following a build across a controller crash (real controller, real Doc
     expect(lines.map((l) => l.replace(/^\[work:\d+\] /, ''))).toEqual(['before ✓', 'after ✓']);
   }, 180_000);
 
-  it('gives up with a clear message when the controller does not come back', async () => {
-    const repo = gitRepo({ '.slipway.yml': job(['sleep 5']) });
+  it('on SIGINT waits for the running build, ends its followers with it, and exits with a UI stream open', async () => {
+    const repo = gitRepo({ '.slipway.yml': job(['echo "one ✓"; sleep 3; echo "two ✓"']) });
     const dir = project({
-      'slipway.server.yml': `agent:\n  pull: false\njobs:\n  app:\n    repo: ${repo.dir}\n`,
+      'slipway.server.yml': `agent:\n  pull: false\njobs:\n  sigint${ID}:\n    repo: ${repo.dir}\n`,
     });
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const server = await startServer(join(dir, 'slipway.server.yml'), join(dir, 'data'), port);
-    expect((await slipway(['trigger', 'app'], { env: env(url) })).code).toBe(0);
-    const follower = startSlipway(['logs', '-f', 'app#1', '--reconnect-for', '2s'], {
+    // What an open web UI tab holds: the live events stream.
+    const events = await fetch(`${url}/api/v1/events`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(events.status).toBe(200);
+    const reading = (async () => {
+      for await (const piece of events.body!) void piece;
+    })().catch(() => undefined);
+    expect((await slipway(['trigger', `sigint${ID}`], { env: env(url) })).code).toBe(0);
+    const follower = startSlipway(['logs', '-f', `sigint${ID}#1`], { env: env(url) });
+    await follower.waitFor(/one ✓/, 60_000).catch((error: Error) => {
+      throw new Error(`${error.message}\nserver:\n${server.output()}`);
+    });
+    server.child.kill('SIGINT');
+    expect((await server.done).code).toBe(0);
+    await reading;
+    const result = await follower.done;
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).not.toMatch(/lost the log stream/);
+    expect(result.stdout).toMatch(/one ✓\n.*two ✓\n/s);
+    expect(await slipway(['builds'], { env: env(url) })).toMatchObject({ code: 2 });
+  }, 120_000);
+
+  it('gives up with a clear message when the controller does not come back', async () => {
+    const repo = gitRepo({ '.slipway.yml': job(['sleep 5']) });
+    const dir = project({
+      'slipway.server.yml': `agent:\n  pull: false\njobs:\n  giveup${ID}:\n    repo: ${repo.dir}\n`,
+    });
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const server = await startServer(join(dir, 'slipway.server.yml'), join(dir, 'data'), port);
+    expect((await slipway(['trigger', `giveup${ID}`], { env: env(url) })).code).toBe(0);
+    const follower = startSlipway(['logs', '-f', `giveup${ID}#1`, '--reconnect-for', '2s'], {
       env: env(url),
     });
     await follower.waitFor(/\[work\] /, 60_000);
