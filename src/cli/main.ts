@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Help } from 'commander';
 import { isSlipwayError } from '../errors/index.ts';
-import { guardStdio, processOutput, type Output } from './output.ts';
+import { EXIT_BROKEN_PIPE, guardStdio, processOutput, type Output } from './output.ts';
 
 /** What a command module needs to register its commands. */
 export interface CommandContext {
@@ -166,15 +166,16 @@ export async function createProgram(
  * run. Without `output` it writes to the process's own streams, guarded against EPIPE.
  */
 export async function main(argv: readonly string[], output?: Output): Promise<number> {
+  let brokenPipe = (): boolean => false;
   if (!output) {
-    guardStdio();
+    brokenPipe = guardStdio();
     output = processOutput();
   }
   let code = 0;
   try {
     const program = await createProgram(output, (c) => (code = c), argv.slice(2));
     await program.parseAsync([...argv]);
-    return code;
+    return brokenPipe() ? EXIT_BROKEN_PIPE : code;
   } catch (error) {
     if (error instanceof CommanderError) {
       // --help and --version end through here with exit code 0.

@@ -43,16 +43,34 @@ export function processOutput(): Output {
 export const EXIT_BROKEN_PIPE = 141;
 
 /**
- * A reader that goes away (`slipway logs 42 | head`) ends the process quietly with
- * {@link EXIT_BROKEN_PIPE}, as SIGPIPE ends other Unix tools, instead of an EPIPE stack
- * trace; the command stops there (a followed build is left alone). Call once per process.
+ * A reader that goes away (`slipway logs 42 | head`) ends the command quietly, as SIGPIPE
+ * ends other Unix tools, instead of with an EPIPE stack trace:
+ * - stdout: a command that cleans up on SIGTERM (`slipway run` stops its steps and removes
+ *   its pods) is sent one and exits when done; any other exits at once. Either way with
+ *   {@link EXIT_BROKEN_PIPE}; a followed build is left alone.
+ * - stderr: its messages are dropped and the command goes on (a server whose log reader
+ *   restarts keeps running).
+ * Call once per process; returns whether stdout's reader went away.
  */
-export function guardStdio(): void {
-  for (const stream of [process.stdout, process.stderr])
+export function guardStdio(): () => boolean {
+  let broken = false;
+  const swallowed = new Set<NodeJS.WriteStream>();
+  const guard = (stream: NodeJS.WriteStream, onBroken: () => void): void => {
     stream.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'EPIPE') process.exit(EXIT_BROKEN_PIPE);
-      throw error;
+      if (swallowed.has(stream)) return;
+      if (error.code !== 'EPIPE') throw error;
+      swallowed.add(stream);
+      onBroken();
     });
+  };
+  guard(process.stdout, () => {
+    broken = true;
+    process.exitCode = EXIT_BROKEN_PIPE;
+    if (process.listenerCount('SIGTERM') > 0) process.emit('SIGTERM', 'SIGTERM');
+    else process.exit(EXIT_BROKEN_PIPE);
+  });
+  guard(process.stderr, () => undefined);
+  return () => broken;
 }
 
 /** Pads cells into aligned columns. */
