@@ -186,6 +186,9 @@ describe('following a build from the command line (real controller, real Docker)
     const raw = await slipway(['logs', `hostile${ID}#1`, '--raw'], { env: env(url) });
     expect(raw.stdout).toContain('\u001b]52;c;cHduZWQ=\u0007');
     expect(raw.stdout).toContain('\u001b[2J');
+    const rawFollowed = await slipway(['logs', '-f', `hostile${ID}#1`, '--raw'], { env: env(url) });
+    expect(rawFollowed.code).toBe(0);
+    expect(rawFollowed.stdout).toContain('\u001b]52;c;cHduZWQ=\u0007');
   }, 120_000);
 
   it('ends quietly when the reader goes away (`| head`), for the commands that print a lot', async () => {
