@@ -32,12 +32,19 @@ function check(options: ServerCliOptions, output: Output): void {
   for (const job of config.jobs)
     if (job.webhookSecret) resolveRef(job.webhookSecret, `jobs.${job.name}.webhook_secret`);
   if (config.adminTokenRef) resolveRef(config.adminTokenRef, 'admin_token');
+  const secrets = Object.keys(config.secrets).length;
+  const webhookSecrets = config.jobs.filter((job) => job.webhookSecret).length;
   output.out(
     `${config.file ?? 'the embedded defaults'}: valid; listen ${config.listen.host}:${config.listen.port}, ` +
       `data in ${config.dataDir}, ${config.jobs.length} job${config.jobs.length === 1 ? '' : 's'}` +
       (config.jobs.length ? ` (${config.jobs.map((j) => j.name).join(', ')})` : '') +
-      `, ${Object.keys(config.secrets).length} secret reference(s) resolved`,
+      `, ${plural(secrets, 'secret')} and ${plural(webhookSecrets, 'webhook secret')} resolved` +
+      (config.adminTokenRef ? ', and the admin token' : ''),
   );
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
 export function registerServer(program: Command, output: Output, version: string): void {
@@ -56,7 +63,18 @@ export function registerServer(program: Command, output: Output, version: string
     .option('--check', 'validate the configuration and resolve its secret references, then exit')
     .addHelpText(
       'after',
-      '\nThe admin token comes from SLIPWAY_ADMIN_TOKEN, or admin_token in the file, or is generated on\nfirst start and stored 0600 in the data directory. SIGHUP re-reads the configuration; SIGTERM stops\ndispatching, lets running builds finish, and exits.',
+      `
+The admin token comes from SLIPWAY_ADMIN_TOKEN, or admin_token in the file, or is generated on
+first start and stored 0600 in the data directory.
+
+Signals:
+  SIGTERM  stop dispatching and exit at once (status 0), handing running builds over: their
+           pods keep running and the next start adopts them, their logs going on where they
+           were (clients following a build reconnect)
+  SIGINT   (Ctrl-C) stop dispatching, wait for running builds to finish, exit 0
+  a second SIGINT or SIGTERM while stopping: cancel the running builds (their steps get
+           SIGTERM, then SIGKILL), remove their pods, exit 130
+  SIGHUP   re-read the configuration; an invalid file is refused and the running one kept`,
     )
     .action(async (options: ServerCliOptions) => {
       let server;

@@ -108,12 +108,23 @@ describe('slipway server (real process, real Docker)', () => {
     expect(slipwayContainers()).toEqual([]);
   });
 
+  it('describes its signals as they behave', async () => {
+    const help = await slipway(['server', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/SIGTERM +stop dispatching and exit at once/);
+    expect(help.stdout).toMatch(/the next start adopts them/);
+    expect(help.stdout).not.toMatch(/SIGTERM[^.]*lets running builds finish/);
+    expect(help.stdout).toMatch(
+      /SIGINT +\(Ctrl-C\) stop dispatching, wait for running builds to finish/,
+    );
+  });
+
   it('refuses an invalid configuration with file:line:col, and a missing secret with its key', async () => {
     const dir = project({
       'bad.yml': 'listen: 127.0.0.1:0\njobs:\n  app:\n    repo: /tmp/x\n    brnach: main\n',
       'secret.yml': 'secrets:\n  NPM_TOKEN: env:SLIPWAY_TEST_MISSING_VAR\n',
       'good.yml':
-        'listen: 127.0.0.1:9999\nsecrets:\n  T: env:SLIPWAY_TEST_SET_VAR\njobs:\n  app:\n    repo: /tmp/x\n',
+        'listen: 127.0.0.1:9999\nsecrets:\n  T: env:SLIPWAY_TEST_SET_VAR\njobs:\n  app:\n    repo: /tmp/x\n    webhook_secret: env:SLIPWAY_TEST_SET_VAR\n  other:\n    repo: /tmp/y\n    webhook_secret: env:SLIPWAY_TEST_SET_VAR\n',
     });
     const bad = await slipway([
       'server',
@@ -132,7 +143,7 @@ describe('slipway server (real process, real Docker)', () => {
       env: { SLIPWAY_TEST_SET_VAR: 'x' },
     });
     expect(good.stdout).toMatch(
-      /good\.yml: valid; listen 127\.0\.0\.1:9999, .*1 job \(app\), 1 secret reference\(s\) resolved/,
+      /good\.yml: valid; listen 127\.0\.0\.1:9999, .*2 jobs \(app, other\), 1 secret and 2 webhook secrets resolved/,
     );
     expect(good.code).toBe(0);
     const secret = await slipway([
