@@ -40,6 +40,8 @@ const MAX_LOG_MESSAGE = 256 * 1024;
 
 export class Agent {
   private readonly running = new Map<number, { abort: AbortController; done: Promise<void> }>();
+  /** Pods being removed after their attempt was reported finished (see `onTeardown`). */
+  private readonly teardowns = new Set<Promise<void>>();
 
   private readonly trees: CommitTrees;
 
@@ -67,11 +69,18 @@ export class Agent {
   async stopAll(reason: string): Promise<void> {
     for (const { abort } of this.running.values()) abort.abort(reason);
     await Promise.all([...this.running.values()].map((r) => r.done));
+    await this.tornDown();
   }
 
-  /** Waits for running attempts to finish on their own. */
+  /** Waits for running attempts to finish on their own, and for their pods to be removed. */
   async drain(): Promise<void> {
     await Promise.all([...this.running.values()].map((r) => r.done));
+    await this.tornDown();
+  }
+
+  /** Resolves when no pod of a finished attempt is still being removed. */
+  async tornDown(): Promise<void> {
+    while (this.teardowns.size > 0) await Promise.all([...this.teardowns]);
   }
 
   disconnect(): void {
@@ -198,6 +207,12 @@ export class Agent {
         durable: true,
         // The deadline is absolute (stored by the controller): an adopted attempt keeps it.
         deadline: assignment.deadline,
+        // The attempt is reported as soon as it ended; its pod is removed meanwhile, and
+        // drain() and stopAll() wait for that.
+        onTeardown: (done) => {
+          const tracked = done.catch(() => undefined).finally(() => this.teardowns.delete(tracked));
+          this.teardowns.add(tracked);
+        },
         ...(resume && adopted
           ? {
               resume: {
