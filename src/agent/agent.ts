@@ -105,7 +105,18 @@ export class Agent {
       this.options.port.receive(this.options.info.id, message),
     );
     if (!resume) shipper.push({ type: 'attempt.started', attemptId });
-    let tree: Tree | undefined;
+    // The commit's files are made while the pod starts (they are first needed by the
+    // checkout step, or by hashFiles() in a cache key), not before: the two overlap.
+    let tree: Promise<Tree> | undefined;
+    const acquireTree = (): Promise<Tree> =>
+      (tree ??= this.trees.acquire(assignment.repo.sha, () =>
+        ensureCommit(
+          this.options.gitCacheDir,
+          assignment.repo.url,
+          assignment.repo.sha,
+          assignment.repo.ref,
+        ),
+      ));
     try {
       // An adopted attempt said this already, before the restart.
       if (!resume)
@@ -114,15 +125,11 @@ export class Agent {
           attemptId,
           message: `checking out ${assignment.repo.sha.slice(0, 12)} of ${assignment.repo.url}`,
         });
-      tree = await this.trees.acquire(assignment.repo.sha, () =>
-        ensureCommit(
-          this.options.gitCacheDir,
-          assignment.repo.url,
-          assignment.repo.sha,
-          assignment.repo.ref,
-        ),
-      );
-      const dir = tree.dir;
+      if (assignment.job.steps.some((step) => step.kind === 'checkout'))
+        // Handled where it is used (the checkout step fails with its error); this only
+        // keeps an early failure from counting as unhandled.
+        acquireTree().catch(() => undefined);
+      const dir = (): Promise<string> => acquireTree().then((t) => t.dir);
       const offsets = new Map<number, { seq: number; offset: number }>();
       let adopted: Pod | undefined;
       if (resume) {
@@ -241,7 +248,7 @@ export class Agent {
       });
     } finally {
       await shipper.flushed();
-      tree?.release();
+      (await tree?.catch(() => undefined))?.release();
     }
   }
 }
