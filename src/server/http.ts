@@ -763,12 +763,15 @@ function openSse(request: FastifyRequest, reply: FastifyReply, onClose: () => vo
 
 /**
  * Everything that changes, for live pages: `build` events (the build's summary) and `queue`
- * events, coalesced over 100 ms. Clients refetch what they show; nothing polls.
+ * events. The first change after a quiet spell goes out at once (a build that ended is
+ * told without delay); what follows within 100 ms is coalesced into one write. Clients
+ * refetch what they show; nothing polls.
  */
 function streamEvents(controller: Controller, request: FastifyRequest, reply: FastifyReply): void {
   const builds = new Set<number>();
   let queue = false;
   let timer: NodeJS.Timeout | undefined;
+  let flushed = 0;
   const onBuild = (id: number): void => {
     builds.add(id);
     schedule();
@@ -784,6 +787,7 @@ function streamEvents(controller: Controller, request: FastifyRequest, reply: Fa
   });
   const flush = async (): Promise<void> => {
     timer = undefined;
+    flushed = Date.now();
     const ids = [...builds];
     builds.clear();
     let text = '';
@@ -796,7 +800,11 @@ function streamEvents(controller: Controller, request: FastifyRequest, reply: Fa
     if (text && !sse.isClosed()) sse.res.write(text);
   };
   function schedule(): void {
-    timer ??= setTimeout(() => void flush().catch(() => undefined), 100);
+    // A timer even when due now: the changes of one synchronous burst go out together.
+    timer ??= setTimeout(
+      () => void flush().catch(() => undefined),
+      Math.max(0, flushed + 100 - Date.now()),
+    );
   }
   controller.events.on('build', onBuild);
   controller.events.on('queue', onQueue);
