@@ -7,7 +7,6 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import * as z from 'zod';
 import { pipelinePathProblem } from '../config/pipeline-path.ts';
 import { matchPatterns } from '../pipeline/glob.ts';
@@ -25,6 +24,8 @@ import {
   requestId,
 } from './http-errors.ts';
 import { logDownload } from './log-download.ts';
+import { createMetrics } from './metrics.ts';
+import { lazySchemaCompilers } from './schema-compilers.ts';
 import { OPENAPI_ROUTES, openApiDocument } from './openapi.ts';
 import type { ScheduleEntry } from './schedules.ts';
 import { parseDelivery, PROVIDERS, verify, type Provider } from './webhooks.ts';
@@ -209,71 +210,6 @@ function detailView(detail: BuildDetail): Record<string, unknown> {
   };
 }
 
-export function createMetrics(controller: Controller): Registry {
-  const registry = new Registry();
-  const store = controller.store;
-  new Gauge({
-    name: 'slipway_queue_depth',
-    help: 'Job attempts waiting in the queue.',
-    registers: [registry],
-    async collect() {
-      this.set((await store.builds.countByStatus()).queued ?? 0);
-    },
-  });
-  new Gauge({
-    name: 'slipway_attempts_running',
-    help: 'Job attempts running now.',
-    registers: [registry],
-    async collect() {
-      this.set((await store.builds.countByStatus()).running ?? 0);
-    },
-  });
-  new Gauge({
-    name: 'slipway_agents_connected',
-    help: 'Agents connected to this controller.',
-    registers: [registry],
-    collect() {
-      this.set(controller.listAgents().length);
-    },
-  });
-  new Gauge({
-    name: 'slipway_log_bytes',
-    help: 'Bytes of build output stored.',
-    registers: [registry],
-    async collect() {
-      this.set(await store.logs.totalBytes());
-    },
-  });
-  const durations = new Histogram({
-    name: 'slipway_build_duration_seconds',
-    help: 'Build durations by outcome.',
-    labelNames: ['status'],
-    buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600],
-    registers: [registry],
-  });
-  const finished = new Counter({
-    name: 'slipway_builds_finished_total',
-    help: 'Builds finished, by status.',
-    labelNames: ['status'],
-    registers: [registry],
-  });
-  const seen = new Set<number>();
-  controller.events.on('build', (id: number) => {
-    void store.builds.build(id).then((build) => {
-      if (!build || !FINISHED.has(build.status) || seen.has(id)) return;
-      seen.add(id);
-      if (seen.size > 10_000) seen.clear();
-      finished.inc({ status: build.status });
-      const start = Number(build.started_at ?? build.created_at);
-      durations.observe(
-        { status: build.status },
-        (Number(build.finished_at ?? start) - start) / 1000,
-      );
-    });
-  });
-  return registry;
-}
-
 export async function createHttpServer(options: HttpOptions): Promise<FastifyInstance> {
   const { controller } = options;
   const store = controller.store;
@@ -293,6 +229,7 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
     },
     clientErrorHandler: clientErrorHandler(requestTimeout),
     frameworkErrors: frameworkError,
+    schemaController: lazySchemaCompilers,
   });
   // Open Server-Sent Events streams (a browser tab keeps one open for as long as it shows
   // a page): ended before the server closes, or closing would wait for every tab.
@@ -363,7 +300,8 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
     return { status: 'ready' };
   });
   app.get('/metrics', async (_request, reply) => {
-    return reply.type(metrics.contentType).send(await metrics.metrics());
+    const { contentType, text } = await metrics.scrape();
+    return reply.type(contentType).send(text);
   });
   app.get('/api/v1/openapi.json', () => openApiDocument(options.version));
 
