@@ -134,11 +134,14 @@ export class Agent {
       let adopted: Pod | undefined;
       if (resume) {
         const id = podId(assignment.runId, assignment.job.id, assignment.attempt);
-        adopted = await this.options.backend.adopt(id);
+        // Only this agent's creator's pod: another controller on the engine may have one
+        // of the same name pattern, and it is not ours to take or remove.
+        const mine = { [LABELS.creator]: this.options.creator };
+        adopted = await this.options.backend.adopt(id, mine);
         if (!adopted) {
           // Whatever is left of it (a workspace volume) goes: zero orphans.
           const backend = this.options.backend;
-          for (const ref of await backend.list({ [LABELS.pod]: id }).catch(() => []))
+          for (const ref of await backend.list({ [LABELS.pod]: id, ...mine }).catch(() => []))
             await backend.remove(ref).catch(() => undefined);
           shipper.push({
             type: 'attempt.finished',

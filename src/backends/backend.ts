@@ -20,8 +20,10 @@
  *    safe to call concurrently and repeatedly, and it must not depend on any cancelled
  *    signal: teardown outlives cancellation. It never throws for "already gone".
  *
- * `adopt(podId)` re-attaches to a pod created by an earlier process (after a controller
- * restart); `list(selector)` finds pods by owner labels, for orphan sweeps.
+ * `adopt(podId, owner)` re-attaches to a pod created by an earlier process (after a
+ * controller restart), only when it carries the given owner labels (so one controller
+ * never takes another's pod on a shared engine); `list(selector)` finds pods by owner
+ * labels, for orphan sweeps.
  *
  * Everything a backend creates carries the owner labels of {@link OwnerLabels}.
  */
@@ -170,7 +172,8 @@ export interface StepIO {
 export type StepExit =
   | { kind: 'exited'; exitCode: number }
   | { kind: 'oom_killed'; exitCode: number; limitBytes: number | null }
-  | { kind: 'stopped'; exitCode: number | null }
+  /** `message`: how the stop went when it was not the usual way (a frozen container killed from outside). */
+  | { kind: 'stopped'; exitCode: number | null; message?: string }
   | { kind: 'infra_error'; message: string };
 
 /** The outcome classes a pod-creation failure can have. */
@@ -243,8 +246,11 @@ export interface Backend {
   /** True when this backend can create pods here. Cheap; never throws. */
   available(): Promise<boolean>;
   createPod(spec: PodSpec, signal: AbortSignal, events?: PodEvents): Promise<Pod>;
-  /** Re-attaches to a pod made by an earlier process, or undefined if it is gone. */
-  adopt(podId: string): Promise<Pod | undefined>;
+  /**
+   * Re-attaches to a pod made by an earlier process, or undefined if it is gone. With
+   * `owner`, a pod whose labels do not all match is not taken (it is someone else's).
+   */
+  adopt(podId: string, owner?: OwnerSelector): Promise<Pod | undefined>;
   /** Pods (grouped resources) whose labels match the selector. */
   list(selector: OwnerSelector): Promise<PodRef[]>;
   /** Removes a listed pod's resources (for sweeps). Idempotent. */

@@ -5,100 +5,20 @@
  */
 import type { Command } from 'commander';
 import { SlipwayError } from '../errors/index.ts';
+import { formatDiagnostics } from '../pipeline/format.ts';
+import { parseDuration } from '../pipeline/units.ts';
+import {
+  attemptLabels,
+  client,
+  type Build,
+  type BuildDetail,
+  type Client,
+  type ClientOptions,
+} from './api-client.ts';
+import { followBuild } from './follow.ts';
+import { LogPrinter } from './log-printer.ts';
 import { table, type Output } from './output.ts';
-
-interface ClientOptions {
-  server?: string;
-  token?: string;
-  json?: boolean;
-}
-
-interface Build {
-  id: number;
-  job: string;
-  number: number;
-  status: string;
-  reason: string;
-  branch: string | null;
-  tag: string | null;
-  pr?: number | null;
-  prTargetBranch?: string | null;
-  sha: string;
-  cause: string;
-  createdAt: number;
-  startedAt: number | null;
-  finishedAt: number | null;
-}
-
-interface BuildDetail extends Build {
-  diagnostics: { file: string; line: number; column: number; message: string; code: string }[];
-  jobRuns: {
-    name: string;
-    status: string;
-    outcome: string | null;
-    reason: string;
-    attempts: { id: number; number: number; steps: { index: number; name: string }[] }[];
-  }[];
-}
-
-class Client {
-  constructor(
-    readonly server: string,
-    private readonly token: string,
-  ) {}
-
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const response = await this.fetch(method, path, body);
-    const text = await response.text();
-    const data = text ? (JSON.parse(text) as unknown) : undefined;
-    if (!response.ok) {
-      const error = data as { code?: string; message?: string } | undefined;
-      throw new SlipwayError(
-        'SW_API_ERROR',
-        `${method} ${path}: ${response.status} ${error?.code ?? ''}: ${error?.message ?? text}`,
-      );
-    }
-    return data as T;
-  }
-
-  async fetch(
-    method: string,
-    path: string,
-    body?: unknown,
-    headers: Record<string, string> = {},
-  ): Promise<Response> {
-    try {
-      return await fetch(`${this.server}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${this.token}`,
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-          ...headers,
-        },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      });
-    } catch (error) {
-      throw new SlipwayError(
-        'SW_SERVER_UNREACHABLE',
-        `cannot reach the controller at ${this.server}: ${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message}; start it with \`slipway server\` or set --server / SLIPWAY_SERVER`,
-      );
-    }
-  }
-}
-
-function client(options: ClientOptions): Client {
-  const server = (options.server ?? process.env.SLIPWAY_SERVER ?? 'http://127.0.0.1:8080').replace(
-    /\/$/,
-    '',
-  );
-  const token = options.token ?? process.env.SLIPWAY_TOKEN ?? process.env.SLIPWAY_ADMIN_TOKEN ?? '';
-  if (!token)
-    throw new SlipwayError(
-      'SW_INVALID_ARGUMENT',
-      'no token: pass --token, or set SLIPWAY_TOKEN (the admin token printed at the first start of `slipway server`)',
-    );
-  return new Client(server, token);
-}
+import { sanitizeForTerminal } from './terminal-filter.ts';
 
 function withClientOptions(command: Command): Command {
   return command
@@ -151,93 +71,69 @@ async function resolveBuild(api: Client, ref: string): Promise<number> {
   return build.id;
 }
 
-const FINISHED = new Set(['success', 'failure', 'error', 'canceled']);
+interface FollowCliOptions {
+  raw?: boolean;
+  reconnectFor: string;
+}
 
-/** Follows a build's output until it ends; returns its final state. */
-async function follow(api: Client, buildId: number, output: Output): Promise<Build> {
-  const detail = await api.request<BuildDetail>('GET', `/api/v1/builds/${buildId}`);
-  const names = new Map<number, string>();
-  const learn = (d: BuildDetail): void => {
-    for (const run of d.jobRuns) for (const a of run.attempts) names.set(a.id, run.name);
-  };
-  learn(detail);
-  let last = 0;
-  let final: Build = detail;
-  for (let retries = 0; retries < 30;) {
-    const response = await api.fetch('GET', `/api/v1/builds/${buildId}/logs?follow=1`, undefined, {
-      accept: 'text/event-stream',
-      ...(last ? { 'last-event-id': String(last) } : {}),
-    });
-    if (!response.ok || !response.body)
-      throw new SlipwayError('SW_API_ERROR', `log stream: ${response.status}`);
-    const decoder = new TextDecoder();
-    let buffer = '';
-    let ended = false;
-    try {
-      for await (const piece of response.body as unknown as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(piece, { stream: true });
-        for (let at = buffer.indexOf('\n\n'); at >= 0; at = buffer.indexOf('\n\n')) {
-          const block = buffer.slice(0, at);
-          buffer = buffer.slice(at + 2);
-          const fields = Object.fromEntries(
-            block
-              .split('\n')
-              .filter((l) => !l.startsWith(':') && l.includes(':'))
-              .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trimStart()]),
-          ) as Record<string, string>;
-          if (fields.id) last = Number(fields.id);
-          if (fields.event === 'log' && fields.data) {
-            const chunk = JSON.parse(fields.data) as { attempt: number; step: number; b64: string };
-            if (!names.has(chunk.attempt))
-              learn(await api.request<BuildDetail>('GET', `/api/v1/builds/${buildId}`));
-            const label = names.get(chunk.attempt) ?? String(chunk.attempt);
-            output.out(
-              prefixed(label, chunk.step, Buffer.from(chunk.b64, 'base64').toString('utf8')),
-            );
-          } else if (fields.event === 'build' && fields.data) {
-            final = JSON.parse(fields.data) as Build;
-          } else if (fields.event === 'end') {
-            ended = true;
-          }
-        }
-        if (ended) break;
-      }
-    } catch {
-      retries++;
-    }
-    if (ended || FINISHED.has(final.status)) return final;
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
+const RECONNECT_OPTION = [
+  '--reconnect-for <duration>',
+  'how long to keep reconnecting to a controller that went away before giving up',
+  '2m',
+] as const;
+
+/** Follows a build to its end, then shows why its pipeline was refused, if it was. */
+async function follow(
+  api: Client,
+  buildId: number,
+  output: Output,
+  options: FollowCliOptions,
+): Promise<Build> {
+  const reconnectFor = parseDuration(options.reconnectFor);
+  if (!reconnectFor.ok)
+    throw new SlipwayError('SW_INVALID_ARGUMENT', `--reconnect-for: ${reconnectFor.reason}`);
+  const final = await followBuild(api, buildId, output, {
+    raw: Boolean(options.raw),
+    reconnectForMs: reconnectFor.value,
+  });
+  showDiagnostics(final, output);
   return final;
 }
 
-/** Output lines prefixed `[job:step]` (`[job]` for the agent's own lines, step -1). */
-function prefixed(label: string, step: number, text: string): string {
-  const prefix = `[${label}${step >= 0 ? `:${step + 1}` : ''}] `;
-  return text
-    .replace(/\n$/, '')
-    .split('\n')
-    .map((line) => prefix + line)
-    .join('\n');
+/** A build whose pipeline is invalid ends `error`; its diagnostics say where and why. */
+function showDiagnostics(detail: BuildDetail, output: Output): void {
+  if (detail.diagnostics.length === 0) return;
+  output.err(
+    sanitizeForTerminal(
+      formatDiagnostics(detail.diagnostics, detail.pipelineText ?? undefined, {
+        color: output.color,
+      }),
+      { colors: output.color },
+    ),
+  );
 }
 
 /** Every job's output, job by job and step by step, each line prefixed `[job:step]`. */
 async function printLogs(api: Client, buildId: number, output: Output): Promise<void> {
   const detail = await api.request<BuildDetail>('GET', `/api/v1/builds/${buildId}`);
+  const labels = attemptLabels(detail);
+  const printer = new LogPrinter({
+    write: (text) => output.write(text),
+    label: (attempt) => labels.get(attempt) ?? String(attempt),
+    colors: output.outColor,
+  });
   for (const run of detail.jobRuns)
-    for (const attempt of run.attempts) {
-      const label = run.attempts.length > 1 ? `${run.name} #${attempt.number}` : run.name;
+    for (const attempt of run.attempts)
       for (const step of [-1, ...attempt.steps.map((s) => s.index)]) {
         const window = await api.request<{ chunks: { b64: string }[] }>(
           'GET',
           `/api/v1/builds/${buildId}/logs?attempt=${attempt.id}&step=${step}&from=0`,
         );
-        const text = Buffer.concat(window.chunks.map((c) => Buffer.from(c.b64, 'base64'))).toString(
-          'utf8',
-        );
-        if (text) output.out(prefixed(label, step, text));
+        for (const chunk of window.chunks)
+          printer.chunk(attempt.id, step, Buffer.from(chunk.b64, 'base64'));
+        printer.endStep(attempt.id, step);
       }
-    }
+  showDiagnostics(detail, output);
 }
 
 function exitFor(build: Build): number {
@@ -267,7 +163,9 @@ export function registerClient(
       .option('--branch <branch>', "branch to build (default: the job's branch)")
       .option('--tag <tag>', 'tag to build')
       .option('--sha <sha>', 'commit to build')
-      .option('-f, --follow', "stream the output and exit with the build's result"),
+      .option('-f, --follow', "stream the output and exit with the build's result")
+      .option('--raw', 'with --follow: the bytes as they arrive, without prefixes or filtering')
+      .option(...RECONNECT_OPTION),
   ).action(
     async (
       job: string,
@@ -277,7 +175,7 @@ export function registerClient(
         tag?: string;
         sha?: string;
         follow?: boolean;
-      },
+      } & FollowCliOptions,
     ) => {
       const api = client(options);
       const build = await api.request<Build>(
@@ -302,7 +200,7 @@ export function registerClient(
       output.err(
         `build ${build.job}#${build.number} (id ${build.id}) queued at ${build.sha.slice(0, 12)}`,
       );
-      const final = await follow(api, build.id, output);
+      const final = await follow(api, build.id, output, options);
       output.err(
         `build ${final.job}#${final.number}: ${final.status}${final.reason ? ` (${final.reason})` : ''}`,
       );
@@ -342,28 +240,39 @@ export function registerClient(
       .command('logs')
       .description("print a build's output (BUILD is an id or JOB#NUMBER)")
       .argument('<build>', 'build id or JOB#NUMBER')
-      .option('-f, --follow', 'keep streaming until the build ends')
-      .option('--raw', 'the stored bytes only, in the order they arrived, without prefixes'),
-  ).action(async (ref: string, options: ClientOptions & { follow?: boolean; raw?: boolean }) => {
-    const api = client(options);
-    const id = await resolveBuild(api, ref);
-    if (options.follow) {
-      const final = await follow(api, id, output);
-      setExit(exitFor(final));
-      return;
-    }
-    if (!options.raw) {
-      await printLogs(api, id, output);
-      return;
-    }
-    const response = await api.fetch('GET', `/api/v1/builds/${id}/logs`);
-    if (!response.ok)
-      throw new SlipwayError(
-        'SW_API_ERROR',
-        `logs of build ${id}: ${response.status} ${await response.text()}`,
-      );
-    process.stdout.write(Buffer.from(await response.arrayBuffer()));
-  });
+      .option('-f, --follow', "keep streaming until the build ends; exit with the build's result")
+      .option(
+        '--raw',
+        'the stored bytes as they are, in the order they arrived: no prefixes, no filtering of escape sequences',
+      )
+      .option(...RECONNECT_OPTION)
+      .addHelpText(
+        'after',
+        '\nLines are printed whole, each prefixed [job:step]. On a terminal only colour escape sequences\npass (nothing in a log can move the cursor, clear the screen or set the clipboard); to a pipe\nor file the text is plain. With --follow, a controller that restarts is reconnected to and the\noutput resumes where it stopped.',
+      ),
+  ).action(
+    async (ref: string, options: ClientOptions & { follow?: boolean } & FollowCliOptions) => {
+      const api = client(options);
+      const id = await resolveBuild(api, ref);
+      if (options.follow) {
+        const final = await follow(api, id, output, options);
+        setExit(exitFor(final));
+        return;
+      }
+      if (!options.raw) {
+        await printLogs(api, id, output);
+        return;
+      }
+      const response = await api.fetch('GET', `/api/v1/builds/${id}/logs`);
+      if (!response.ok)
+        throw new SlipwayError(
+          'SW_API_ERROR',
+          `logs of build ${id}: ${response.status} ${await response.text()}`,
+        );
+      for await (const piece of (response.body ?? []) as AsyncIterable<Uint8Array>)
+        output.write(piece);
+    },
+  );
 
   withClientOptions(
     program

@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { SlipwayError } from '../errors/index.ts';
-import { DEFAULT_PIPELINE_FILE } from '../pipeline/compile.ts';
+import { DEFAULT_PIPELINE_FILE } from '../pipeline/plan.ts';
 
 /** A pipeline file read from disk. */
 export interface PipelineFile {

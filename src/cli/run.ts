@@ -178,7 +178,7 @@ async function run(target: string, options: RunOptions, output: Output): Promise
         `slipway: removed the artifacts an earlier run left in ${artifactsDir} for ${stale.join(', ')}`,
       );
 
-    const write = (text: string): void => void process.stdout.write(text);
+    const write = (text: string): void => output.write(text);
     const reporter = options.json
       ? jsonReporter(write)
       : humanReporter({

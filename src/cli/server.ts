@@ -32,12 +32,19 @@ function check(options: ServerCliOptions, output: Output): void {
   for (const job of config.jobs)
     if (job.webhookSecret) resolveRef(job.webhookSecret, `jobs.${job.name}.webhook_secret`);
   if (config.adminTokenRef) resolveRef(config.adminTokenRef, 'admin_token');
+  const secrets = Object.keys(config.secrets).length;
+  const webhookSecrets = config.jobs.filter((job) => job.webhookSecret).length;
   output.out(
     `${config.file ?? 'the embedded defaults'}: valid; listen ${config.listen.host}:${config.listen.port}, ` +
       `data in ${config.dataDir}, ${config.jobs.length} job${config.jobs.length === 1 ? '' : 's'}` +
       (config.jobs.length ? ` (${config.jobs.map((j) => j.name).join(', ')})` : '') +
-      `, ${Object.keys(config.secrets).length} secret reference(s) resolved`,
+      `, ${plural(secrets, 'secret')} and ${plural(webhookSecrets, 'webhook secret')} resolved` +
+      (config.adminTokenRef ? ', and the admin token' : ''),
   );
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
 export function registerServer(program: Command, output: Output, version: string): void {
@@ -56,7 +63,18 @@ export function registerServer(program: Command, output: Output, version: string
     .option('--check', 'validate the configuration and resolve its secret references, then exit')
     .addHelpText(
       'after',
-      '\nThe admin token comes from SLIPWAY_ADMIN_TOKEN, or admin_token in the file, or is generated on\nfirst start and stored 0600 in the data directory. SIGHUP re-reads the configuration; SIGTERM stops\ndispatching, lets running builds finish, and exits.',
+      `
+The admin token comes from SLIPWAY_ADMIN_TOKEN, or admin_token in the file, or is generated on
+first start and stored 0600 in the data directory.
+
+Signals:
+  SIGTERM  stop dispatching and exit at once (status 0), handing running builds over: their
+           pods keep running and the next start adopts them, their logs going on where they
+           were (clients following a build reconnect)
+  SIGINT   (Ctrl-C) stop dispatching, wait for running builds to finish, exit 0
+  a second SIGINT or SIGTERM while stopping: cancel the running builds (their steps get
+           SIGTERM, then SIGKILL), remove their pods, exit 130
+  SIGHUP   re-read the configuration; an invalid file is refused and the running one kept`,
     )
     .action(async (options: ServerCliOptions) => {
       let server;
@@ -83,11 +101,24 @@ export function registerServer(program: Command, output: Output, version: string
       output.err(
         `slipway: controller listening on ${server.url} (data in ${server.config.dataDir})`,
       );
+      // Last line of defence: one failed call never ends the controller. Every known path
+      // handles its failures; one that does not is a bug, told here with its stack.
+      process.on('unhandledRejection', (reason) => {
+        output.err(
+          `slipway: BUG: a failure nobody handled (the controller goes on): ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`,
+        );
+      });
       let stopping = false;
+      const exit = (code: number) => (): never => process.exit(code);
+      // A stop that fails still ends the process, saying why.
+      const failed = (error: unknown): never => {
+        output.err(`slipway: stopping failed: ${(error as Error).message}`);
+        return process.exit(1);
+      };
       const stop = (signal: string): void => {
         if (stopping) {
           output.err(`slipway: ${signal} again: canceling running builds`);
-          void server.stop({ running: 'cancel' }).finally(() => process.exit(130));
+          void server.stop({ running: 'cancel' }).then(exit(130), failed);
           return;
         }
         stopping = true;
@@ -97,13 +128,13 @@ export function registerServer(program: Command, output: Output, version: string
           output.err(
             'slipway: SIGTERM: no new builds start; running ones keep running in their pods and are adopted at the next start',
           );
-          void server.stop({ running: 'hand-over' }).then(() => process.exit(0));
+          void server.stop({ running: 'hand-over' }).then(exit(0), failed);
           return;
         }
         output.err(
           `slipway: ${signal}: no new builds start; waiting for running ones (again to cancel them)`,
         );
-        void server.stop().then(() => process.exit(0));
+        void server.stop().then(exit(0), failed);
       };
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));

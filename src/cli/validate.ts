@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { compile } from '../pipeline/compile.ts';
 import { hasErrors } from '../pipeline/diagnostics.ts';
 import { formatDiagnostics } from '../pipeline/format.ts';
 import type { Plan } from '../pipeline/plan.ts';
@@ -47,7 +46,10 @@ export function registerValidate(
         return;
       }
       const file = await readPipelineFile(target);
-      const context = contextFromOptions(options, await gitContext(file.dir));
+      // git answers in processes of its own while the compiler loads here.
+      const facts = gitContext(file.dir);
+      const { compile } = await import('../pipeline/compile.ts');
+      const context = contextFromOptions(options, await facts);
       const result = compile(file.text, { file: file.displayName, context });
       const failed = hasErrors(result.diagnostics);
       if (options.format === 'json') {

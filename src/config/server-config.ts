@@ -94,7 +94,9 @@ export const ServerConfigSchema = z
         backend: z
           .enum(['auto', 'docker', 'process'])
           .optional()
-          .describe('default auto: docker when an engine answers.'),
+          .describe(
+            'docker (default; auto is the same): builds run in containers and start-up fails when no engine answers. process: builds run as host processes WITHOUT isolation.',
+          ),
         pull: z
           .boolean()
           .optional()
@@ -122,6 +124,12 @@ export const ServerConfigSchema = z
         auth_window: Duration.optional().describe(
           'The window of auth_failures, and how long an address is then refused (default 1m).',
         ),
+        min_free_disk: z
+          .union([z.string(), z.number()])
+          .optional()
+          .describe(
+            'Free space under data_dir below which no new attempts start: a size (2GiB) or a share of the file system (10%); 0 turns it off. Default: the smaller of 512MiB and 5%.',
+          ),
       })
       .strict()
       .optional(),
@@ -177,6 +185,8 @@ export interface ServerConfig {
     requestTimeoutMs: number;
     authFailures: number;
     authWindowMs: number;
+    /** Free space under the data directory below which dispatch pauses. */
+    minFreeDisk: { bytes: number | null; percent: number | null };
   };
   /** Whether /metrics is served without the admin token. */
   metrics: { public: boolean };
@@ -273,6 +283,11 @@ export function parseConfig(
       else if ((key === 'request_timeout' || key === 'auth_window') && duration.value < 1000)
         problem('invalid-duration', `limits.${key} must be at least 1s`, ['limits', key]);
     }
+  const minFree = raw.limits?.min_free_disk;
+  if (minFree !== undefined) {
+    const parsed = parseMinFreeDisk(minFree);
+    if ('error' in parsed) problem(parsed.code, parsed.error, ['limits', 'min_free_disk']);
+  }
   if (raw.listen !== undefined && !parseListen(raw.listen))
     problem('invalid-value', `"${raw.listen}" is not host:port (like 127.0.0.1:8080)`, ['listen']);
   if (raw.store?.url !== undefined)
@@ -329,7 +344,7 @@ function buildConfig(
       enabled: raw.agent?.enabled ?? true,
       executors: raw.agent?.executors ?? 2,
       labels: raw.agent?.labels ?? [],
-      backend: raw.agent?.backend ?? 'auto',
+      backend: raw.agent?.backend ?? 'docker',
       pull: raw.agent?.pull ?? true,
     },
     limits: {
@@ -340,6 +355,11 @@ function buildConfig(
       requestTimeoutMs: unit(parseDuration(raw.limits?.request_timeout ?? '30s'), 30_000),
       authFailures: raw.limits?.auth_failures ?? 10,
       authWindowMs: unit(parseDuration(raw.limits?.auth_window ?? '1m'), 60_000),
+      minFreeDisk: (() => {
+        const value = raw.limits?.min_free_disk;
+        const parsed = value === undefined ? DEFAULT_MIN_FREE_DISK : parseMinFreeDisk(value);
+        return 'error' in parsed ? DEFAULT_MIN_FREE_DISK : parsed;
+      })(),
     },
     metrics: { public: raw.metrics?.public ?? false },
     secrets: raw.secrets ?? {},
@@ -362,6 +382,42 @@ function buildConfig(
       webhookSecret: job.webhook_secret ?? null,
     })),
   };
+}
+
+/** The smaller of 512MiB and 5% of the file system. */
+const DEFAULT_MIN_FREE_DISK = { bytes: 512 * 1048576, percent: 5 };
+
+/** `limits.min_free_disk`: a size (`512MiB`), a share (`5%`), or `0` (off). */
+export function parseMinFreeDisk(
+  value: string | number,
+):
+  | { bytes: number | null; percent: number | null }
+  | { error: string; code: 'invalid-size' | 'invalid-value' } {
+  if (value === 0) return { bytes: 0, percent: null };
+  if (typeof value === 'number')
+    return {
+      error: `${value} has no unit; write it like ${value}MiB or ${value}GiB, or a share like 5%`,
+      code: 'invalid-size',
+    };
+  const text = value.trim();
+  if (text === '0') return { bytes: 0, percent: null };
+  const percent = /^(\d+(?:\.\d+)?)\s*%$/.exec(text);
+  if (percent) {
+    const share = Number(percent[1]);
+    return share < 100
+      ? { bytes: null, percent: share }
+      : {
+          error: `${text} of the disk can never be free while the store is on it; use less than 100%, like 5%`,
+          code: 'invalid-value',
+        };
+  }
+  const size = parseSize(text);
+  if (!size.ok)
+    return {
+      error: `${size.reason}; or give a share of the file system, like 5%`,
+      code: 'invalid-size',
+    };
+  return { bytes: size.value, percent: null };
 }
 
 function isRemote(repo: string): boolean {

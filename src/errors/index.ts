@@ -13,6 +13,8 @@ export const ERROR_CODES = {
   SW_INVALID_ARGUMENT: 'An option value is malformed, such as `--input x` without `=`.',
   SW_ENGINE_UNREACHABLE: 'The container engine (Docker) does not answer.',
   SW_CONFIG_INVALID: 'The controller configuration file is invalid or references a missing secret.',
+  SW_STORE_UNUSABLE:
+    "The controller's store file cannot be opened, is not a SQLite database, or is damaged.",
   SW_SERVER_UNREACHABLE: 'The controller named by --server / SLIPWAY_SERVER does not answer.',
   SW_API_ERROR: 'The controller refused a request; its error code and message are shown.',
   SW_INTERNAL: 'A bug in Slipway: something that should not happen did. Please report it.',

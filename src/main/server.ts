@@ -8,10 +8,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent } from '../agent/agent.ts';
 import { DEFAULT_POLICY, LABELS, type Backend } from '../backends/backend.ts';
-import { createDockerBackend } from '../backends/docker/docker-backend.ts';
+import { createDockerBackend, dockerEndpoint } from '../backends/docker/docker-backend.ts';
 import { createProcessBackend } from '../backends/process/process-backend.ts';
 import {
-  ConfigError,
   defaultConfig,
   loadConfig,
   resolveRef,
@@ -19,6 +18,7 @@ import {
   type ConfigOverrides,
   type ServerConfig,
 } from '../config/server-config.ts';
+import { SlipwayError } from '../errors/index.ts';
 import { shortSecretWarnings } from '../logs/secret-forms.ts';
 import { ownerAlive } from '../runtime/owner.ts';
 import { podId } from '../runtime/pod-plan.ts';
@@ -96,19 +96,26 @@ function controllerId(dataDir: string): string {
   return id;
 }
 
+/**
+ * The embedded agent's backend. Builds run as host processes (no isolation) only when
+ * the configuration says `agent.backend: process`: with the default and no engine
+ * answering, the start is refused rather than silently running builds as root on the host.
+ */
 async function chooseBackend(config: ServerConfig, log: (l: string) => void): Promise<Backend> {
-  if (config.agent.backend !== 'process') {
-    const docker = createDockerBackend();
-    if (await docker.available()) return docker;
-    if (config.agent.backend === 'docker')
-      throw new ConfigError(
-        'agent.backend is docker, but no Docker engine answers; start dockerd or set agent.backend: auto',
-      );
+  if (config.agent.backend === 'process') {
+    log(
+      'slipway: WARNING: agent.backend is process: the embedded agent runs builds as plain host processes, WITHOUT isolation',
+    );
+    return createProcessBackend();
   }
-  log(
-    'slipway: WARNING: no Docker engine answers; the embedded agent runs builds as plain host processes, WITHOUT isolation',
+  const docker = createDockerBackend();
+  if (await docker.available()) return docker;
+  throw new SlipwayError(
+    'SW_ENGINE_UNREACHABLE',
+    `no container engine answers at ${dockerEndpoint()}, and the embedded agent runs builds in containers; ` +
+      'start dockerd (or point DOCKER_HOST at a running engine), or set agent.backend: process in the configuration ' +
+      'to run builds as host processes without isolation',
   );
-  return createProcessBackend();
 }
 
 /** Puts the configuration's jobs into the store; returns what changed. */
@@ -166,9 +173,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   for (const warning of shortSecretWarnings(secrets)) log(`slipway: WARNING: ${warning}`);
   for (const job of config.jobs)
     if (job.webhookSecret) resolveRef(job.webhookSecret, `jobs.${job.name}.webhook_secret`, env);
+  // Refused before anything is written: no engine and no explicit process backend.
+  const backend = config.agent.enabled ? await chooseBackend(config, log) : undefined;
   const token = adminToken(config, env, log);
   const id = controllerId(config.dataDir);
-  const store = await openStore(join(config.dataDir, 'slipway.db'));
+  const store = await openStore(join(config.dataDir, 'slipway.db'), {
+    minFreeDisk: config.limits.minFreeDisk,
+  });
+  store.health.start();
   await syncJobs(store, config);
 
   const controller = new Controller({
@@ -178,21 +190,32 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     graceMs: config.limits.graceMs,
     maxJobMs: config.limits.maxBuildMs,
     secrets,
+    log,
+    id,
   });
 
   let agent: Agent | undefined;
   const creator = `controller:${id}`;
   const agentId = `embedded-${id}`;
-  if (config.agent.enabled) {
-    const backend = await chooseBackend(config, log);
+  if (backend) {
     // Attempts that ran on this controller's embedded agent are adopted when it connects;
     // their pods are kept, every other pod the dead process left is removed.
     const adopt = await controller.recover(agentId);
     const keep = new Set(adopt.map((a) => podId(a.runId, a.jobId, a.attempt)));
-    const dead = (await backend.list({ [LABELS.creator]: creator }).catch(() => [])).filter(
-      (pod) => !ownerAlive(pod.labels) && !keep.has(pod.id),
+    const leftovers = await backend.list({ [LABELS.creator]: creator }).catch((error: unknown) => {
+      log(`slipway: could not list the pods an earlier run left: ${(error as Error).message}`);
+      return [];
+    });
+    const dead = leftovers.filter((pod) => !ownerAlive(pod.labels) && !keep.has(pod.id));
+    await Promise.all(
+      dead.map((pod) =>
+        backend
+          .remove(pod)
+          .catch((error: unknown) =>
+            log(`slipway: could not remove pod ${pod.id}: ${(error as Error).message}`),
+          ),
+      ),
     );
-    await Promise.all(dead.map((pod) => backend.remove(pod).catch(() => undefined)));
     if (dead.length > 0)
       log(`slipway: removed ${dead.length} pod(s) left by an earlier run of this controller`);
     if (adopt.length > 0)
@@ -225,7 +248,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const schedules = new Schedules(controller, join(config.dataDir, 'git'), log);
   await schedules.start();
   // A push may change a pipeline's on.schedule: read them again now and then.
-  const refresh = setInterval(() => void schedules.start(), 5 * 60_000);
+  const refresh = setInterval(
+    () =>
+      void schedules
+        .start()
+        .catch((error: unknown) =>
+          log(`slipway: reading the schedules again failed: ${(error as Error).message}`),
+        ),
+    5 * 60_000,
+  );
   refresh.unref();
   let secretValues = secrets;
   const reload = async (): Promise<ReloadResult> => {

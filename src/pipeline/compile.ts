@@ -4,7 +4,13 @@ import { closest, parseTemplate, renderTemplate, type ExpressionScope } from './
 import { checkJob, checkMemory, type CheckedJob, type PipelineScope } from './job.ts';
 import { buildValues, renderJob } from './job-render.ts';
 import type { Path } from './path.ts';
-import { PLAN_VERSION, type BuildContext, type Plan, type PlanJob } from './plan.ts';
+import {
+  DEFAULT_PIPELINE_FILE,
+  PLAN_VERSION,
+  type BuildContext,
+  type Plan,
+  type PlanJob,
+} from './plan.ts';
 import { JobSchema, PipelineShellSchema, type RawPipeline } from './schema.ts';
 import { locate, schemaDiagnostics } from './schema-issues.ts';
 import { SourceFile } from './source.ts';
@@ -37,7 +43,7 @@ export interface CompileResult {
   plan: Plan | null;
 }
 
-export const DEFAULT_PIPELINE_FILE = '.slipway.yml';
+export { DEFAULT_PIPELINE_FILE };
 const ZERO_SHA = '0000000000000000000000000000000000000000';
 
 /** The context used when planning outside a real build: a push to `main`. */

@@ -10,6 +10,9 @@
 
 export const PLAN_VERSION = 1;
 
+/** The pipeline file of a repository, unless told otherwise. */
+export const DEFAULT_PIPELINE_FILE = '.slipway.yml';
+
 /** The event that started a build. */
 export type BuildEvent = 'push' | 'tag' | 'pull_request' | 'schedule' | 'manual' | 'api';
 export const BUILD_EVENTS: readonly BuildEvent[] = [

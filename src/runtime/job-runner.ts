@@ -103,6 +103,8 @@ export interface StepResult {
   exitCode: number | null;
   durationMs: number;
   allowedFailure: boolean;
+  /** How its stop went when it was not the usual way (a frozen container killed from outside). */
+  note?: string;
 }
 
 export interface JobResult {
@@ -214,7 +216,7 @@ export async function runJobAttempt(job: PlanJob, options: JobRunOptions): Promi
       steps,
     );
     const ending: Pick<Ending, 'outcome' | 'reason'> = cause()
-      ? stoppedEnding(cause(), job)
+      ? stoppedEnding(cause(), job, steps.find((s) => s.note)?.note)
       : (failure ?? {
           outcome: 'success',
           reason: `${(options.resume?.succeededBefore ?? 0) + steps.filter((s) => s.outcome === 'success').length} steps succeeded`,
@@ -276,10 +278,13 @@ export async function runJobAttempt(job: PlanJob, options: JobRunOptions): Promi
 function stoppedEnding(
   cause: StopCause | undefined,
   job: PlanJob,
+  note?: string,
 ): Pick<Ending, 'outcome' | 'reason'> {
-  return cause === 'timeout'
-    ? { outcome: 'timeout', reason: `the job ran past its timeout of ${formatMs(job.timeoutMs)}` }
-    : { outcome: 'canceled', reason: 'canceled' };
+  const ending: Pick<Ending, 'outcome' | 'reason'> =
+    cause === 'timeout'
+      ? { outcome: 'timeout', reason: `the job ran past its timeout of ${formatMs(job.timeoutMs)}` }
+      : { outcome: 'canceled', reason: 'canceled' };
+  return note ? { ...ending, reason: `${ending.reason}; ${note}` } : ending;
 }
 
 function artifactsWanted(when: 'on_success' | 'on_failure' | 'always', outcome: Outcome): boolean {
@@ -311,6 +316,7 @@ async function runSteps(
       exitCode: ending.exitCode,
       durationMs,
       allowedFailure,
+      ...(ending.note ? { note: ending.note } : {}),
     });
     emit(reporter, {
       type: 'step.finished',

@@ -37,6 +37,8 @@ export interface Ending {
   /** Human explanation: `exit code 3`, `killed: out of memory (limit 64MiB)`. */
   reason: string;
   exitCode: number | null;
+  /** How a stop went when it was not the usual way (a frozen container killed from outside). */
+  note?: string;
 }
 
 /** Why the runtime stopped a step, when it did. */
@@ -54,8 +56,12 @@ export function classifyStep(
       return exit.exitCode === 0
         ? { outcome: 'success', reason: 'exit code 0', exitCode: 0 }
         : { outcome: 'failure', reason: describeExit(exit.exitCode), exitCode: exit.exitCode };
-    case 'stopped':
-      return stopped(stopCause ?? 'canceled', exit.exitCode, timeoutMs);
+    case 'stopped': {
+      const ending = stopped(stopCause ?? 'canceled', exit.exitCode, timeoutMs);
+      return exit.message
+        ? { ...ending, reason: `${ending.reason}; ${exit.message}`, note: exit.message }
+        : ending;
+    }
     case 'oom_killed':
       return {
         outcome: 'oom_killed',

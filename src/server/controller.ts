@@ -4,6 +4,7 @@
  * agents by labels and capacity (pushed, never polled), stores what agents report, and
  * cancels and re-runs. It reaches agents only through the protocol.
  */
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { compile } from '../pipeline/compile.ts';
 import type { Diagnostic } from '../pipeline/diagnostics.ts';
@@ -14,6 +15,7 @@ import { decideJob, overallOutcome, type NeedResult } from '../runtime/decisions
 import { failureClass, type Outcome } from '../runtime/outcome.ts';
 import type { AttemptRow, BuildRow, JobRunRow } from '../store/builds.ts';
 import { FINISHED, queuedAttempt } from '../store/builds.ts';
+import { isStoreFailure, type StoreCondition } from '../store/health.ts';
 import type { Store } from '../store/open.ts';
 import type { Job } from '../store/jobs.ts';
 import {
@@ -26,6 +28,7 @@ import {
   resolveCommit,
   type CommitInfo,
 } from '../vcs/git.ts';
+import { WriteBacklog } from './write-backlog.ts';
 
 export interface ControllerOptions {
   store: Store;
@@ -39,6 +42,13 @@ export interface ControllerOptions {
   /** Secret values by name, given to the jobs that list them (`setSecrets` replaces them). */
   secrets: Readonly<Record<string, string>>;
   now?: () => number;
+  /** Where failures that no caller can handle are told, with their context (the server's log). */
+  log?: (line: string) => void;
+  /**
+   * This controller's id (stable, in its data directory): part of every pod and cache
+   * name, so controllers sharing one engine never take each other's.
+   */
+  id?: string;
 }
 
 /** A pull or merge request, as its webhook tells it. */
@@ -149,11 +159,57 @@ export class Controller implements ControllerPort {
   private dispatchAgain = false;
   private readonly now: () => number;
   private secrets: Readonly<Record<string, string>>;
+  /** Output lost and messages held while the store could not be written. */
+  private readonly backlog: WriteBacklog;
 
   constructor(private readonly options: ControllerOptions) {
     this.now = options.now ?? Date.now;
     this.secrets = { ...options.secrets };
     this.events.setMaxListeners(0);
+    this.backlog = new WriteBacklog(
+      options.store,
+      (agentId, message) => this.apply(agentId, message),
+      (buildId, step) => this.events.emit('log', buildId, step),
+      (context, error) => this.reportError(context, error),
+    );
+    options.store.health.onChange((condition) => this.storeChanged(condition));
+  }
+
+  /**
+   * A failure no caller can handle (a dispatch round, a hand-over): told with its context,
+   * never thrown into the void. Store failures are told once, when the store's condition
+   * changes (storeChanged), not once per refused write.
+   */
+  private reportError(context: string, error: unknown): void {
+    if (isStoreFailure(error)) return;
+    const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    (this.options.log ?? console.error)(`slipway: ${context} failed: ${text}`);
+  }
+
+  /** The store got worse or better: dispatch pauses or resumes, held writes are stored. */
+  private storeChanged(condition: StoreCondition): void {
+    const log = this.options.log ?? console.error;
+    if (condition.state === 'ok') log('slipway: the store is fine again; dispatch resumes');
+    else log(`slipway: store: ${condition.reason}`);
+    if (condition.state === 'ok' || condition.state === 'low_disk') {
+      void this.backlog
+        .flush()
+        .then(async (done) => {
+          if (!done) return;
+          // A trigger or cancel cut short by the failure left a build part-way: move each on.
+          for (const build of await this.store.builds.unfinishedBuilds())
+            await this.advance(build.id);
+          this.kick();
+        })
+        .catch((error: unknown) => this.reportError('storing what waited for the store', error));
+    }
+    this.events.emit('queue');
+  }
+
+  /** Why no new attempt may start now (the store's condition), or null. */
+  private dispatchPause(): string | null {
+    const condition = this.store.health.condition();
+    return condition.state === 'ok' ? null : `dispatch is paused: ${condition.reason}`;
   }
 
   /** Replaces the secret values (a reload); attempts dispatched from now on get the new ones. */
@@ -496,9 +552,11 @@ export class Controller implements ControllerPort {
     const previous = this.locks.get(buildId) ?? Promise.resolve();
     const next = previous.catch(() => undefined).then(fn);
     this.locks.set(buildId, next);
-    void next.finally(() => {
+    // The caller handles next's failure; this clean-up must not leave a rejection unhandled.
+    const release = (): void => {
       if (this.locks.get(buildId) === next) this.locks.delete(buildId);
-    });
+    };
+    next.then(release, release);
     return next;
   }
 
@@ -586,7 +644,9 @@ export class Controller implements ControllerPort {
     const agent: ConnectedAgent = { link, running: new Set(), connectedAt: now, lastSeen: now };
     this.agents.set(link.info.id, agent);
     void this.handOver(agent)
-      .catch((error: unknown) => this.events.emit('error', error))
+      .catch((error: unknown) =>
+        this.reportError(`handing attempts over to ${link.info.id}`, error),
+      )
       .finally(() => this.kick());
   }
 
@@ -624,7 +684,7 @@ export class Controller implements ControllerPort {
         try {
           await this.dispatchRound();
         } catch (error) {
-          this.events.emit('error', error);
+          this.reportError('a dispatch round', error);
         }
       } while (this.dispatchAgain);
     })().finally(() => (this.dispatching = undefined));
@@ -645,6 +705,9 @@ export class Controller implements ControllerPort {
 
   private async dispatchRound(): Promise<void> {
     if (this.draining) return;
+    // Space can run short between the periodic checks: a round looks again first (statfs).
+    await this.store.health.check();
+    if (this.dispatchPause() !== null) return;
     const queued = await this.store.builds.queued();
     if (queued.length === 0) return;
     const jobs = new Map((await this.store.jobs.list()).map((j) => [j.name, j]));
@@ -675,14 +738,20 @@ export class Controller implements ControllerPort {
       )
         continue;
       agent.running.add(entry.id);
-      await this.store.builds.updateJobRun(run.id, {
-        status: 'running',
-        started_at: run.started_at ?? now,
-      });
-      if (build.status === 'queued') {
-        await this.store.builds.updateBuild(build.id, { status: 'running', started_at: now });
-        build.status = 'running';
-        runningBuilds.push(build);
+      try {
+        await this.store.builds.updateJobRun(run.id, {
+          status: 'running',
+          started_at: run.started_at ?? now,
+        });
+        if (build.status === 'queued') {
+          await this.store.builds.updateBuild(build.id, { status: 'running', started_at: now });
+          build.status = 'running';
+          runningBuilds.push(build);
+        }
+      } catch (error) {
+        // The attempt is claimed: it must reach its agent, or it would hold the executor
+        // for ever. Its ending settles the job run and the build.
+        this.reportError(`marking build ${build.id} running`, error);
       }
       agent.link.send({
         type: 'assign',
@@ -720,7 +789,7 @@ export class Controller implements ControllerPort {
     return {
       attemptId: attempt.id,
       buildId: build.id,
-      runId: runIdOf(build),
+      runId: runIdOf(build, this.options.id),
       attempt: attempt.number,
       job: plan,
       context: contextOf(build, job),
@@ -729,7 +798,9 @@ export class Controller implements ControllerPort {
       ...(untrusted
         ? { untrusted: build.trust_reason ?? "the build comes from outside the job's repository" }
         : {}),
-      cacheScope: untrusted ? `${slug(job.name)}:untrusted-pr-${build.pr ?? 0}` : slug(job.name),
+      cacheScope: untrusted
+        ? `${cacheScopeOf(job.name, this.options.id)}:untrusted-pr-${build.pr ?? 0}`
+        : cacheScopeOf(job.name, this.options.id),
       deadline,
       graceMs: this.options.graceMs,
     };
@@ -768,8 +839,9 @@ export class Controller implements ControllerPort {
     const queued = await this.store.builds.queued();
     const jobs = new Map((await this.store.jobs.list()).map((j) => [j.name, j]));
     const runningBuilds = await this.runningBuildsIfLimited(jobs);
+    const paused = this.dispatchPause();
     return queued.map((entry) => {
-      let waitingFor = this.blocker(entry, jobs.get(entry.job), runningBuilds);
+      let waitingFor = paused ?? this.blocker(entry, jobs.get(entry.job), runningBuilds);
       if (waitingFor === null) {
         const matching = [...this.agents.values()].filter((a) => this.labelsMatch(entry.labels, a));
         waitingFor =
@@ -805,9 +877,34 @@ export class Controller implements ControllerPort {
         if (buildId === undefined) return;
         this.attemptBuilds.set(message.attemptId, buildId);
       }
-      await this.storeLog({ id: message.attemptId, build_id: buildId }, message);
+      await this.storeLog({ id: message.attemptId, build_id: buildId }, message).catch(
+        (error: unknown) => {
+          this.reportError(`storing output of attempt ${message.attemptId}`, error);
+          throw error;
+        },
+      );
       return;
     }
+    // An earlier message of this attempt waits for the store: this one waits behind it.
+    if (this.backlog.queueBehind(agentId, message)) return;
+    try {
+      await this.apply(agentId, message);
+    } catch (error) {
+      if (!isStoreFailure(error)) {
+        this.reportError(`storing ${message.type} of attempt ${message.attemptId}`, error);
+        throw error;
+      }
+      // The store cannot take it now (a full disk): kept in order, stored when it recovers.
+      this.backlog.hold(agentId, message);
+    }
+  }
+
+  /** Stores one agent message other than output. */
+  private async apply(
+    agentId: string,
+    message: Exclude<AgentMessage, { type: 'log' }>,
+  ): Promise<void> {
+    const agent = this.agents.get(agentId);
     const attempt = await this.store.builds.attempt(message.attemptId);
     if (!attempt) return;
     const builds = this.store.builds;
@@ -901,16 +998,31 @@ export class Controller implements ControllerPort {
       data = Buffer.concat([data.subarray(0, cap - stored), TRUNCATION_MARKER(cap)]);
       truncated = true;
     }
-    const id = await this.store.logs.append({
-      buildId: attempt.build_id,
-      attemptId: attempt.id,
-      step: message.step,
-      seq: message.seq,
-      offset: message.offset,
-      stream: message.stream,
-      data,
-      ...(message.raw ? { raw: message.raw } : {}),
-    });
+    // Output lost while the store failed is marked before anything after it is stored.
+    if (
+      this.backlog.hasLost(attempt.id, message.step) &&
+      !(await this.backlog.mark(attempt.id, message.step))
+    ) {
+      this.backlog.lose(attempt.build_id, message, undefined);
+      return;
+    }
+    let id: number | undefined;
+    try {
+      id = await this.store.logs.append({
+        buildId: attempt.build_id,
+        attemptId: attempt.id,
+        step: message.step,
+        seq: message.seq,
+        offset: message.offset,
+        stream: message.stream,
+        data,
+        ...(message.raw ? { raw: message.raw } : {}),
+      });
+    } catch (error) {
+      if (!isStoreFailure(error)) throw error;
+      this.backlog.lose(attempt.build_id, message, error);
+      return;
+    }
     if (id === undefined) return;
     this.logBytes.set(key, truncated ? cap : stored + data.length);
     if (truncated)
@@ -1074,7 +1186,11 @@ export class Controller implements ControllerPort {
         const list = this.adoptions.get(adoptingAgent) ?? [];
         list.push(attempt.id);
         this.adoptions.set(adoptingAgent, list);
-        adopt.push({ runId: runIdOf(build), jobId: run.name, attempt: attempt.number });
+        adopt.push({
+          runId: runIdOf(build, this.options.id),
+          jobId: run.name,
+          attempt: attempt.number,
+        });
         continue;
       }
       await this.finishAttempt(
@@ -1194,9 +1310,20 @@ export function contextOf(build: BuildRow, job: Pick<Job, 'repo'>): BuildContext
   };
 }
 
-/** The run id of a build: names its pods, so an adopting agent finds them again. */
-function runIdOf(build: Pick<BuildRow, 'job' | 'number'>): string {
-  return `${slug(build.job)}-${build.number}`;
+/**
+ * The run id of a build: names its pods, so an adopting agent finds them again. It
+ * carries the controller's id (two controllers on one engine never share a name) and
+ * the job's name as a readable slug plus a hash of the exact name (`a.x` and `a_x` have
+ * the same slug): `<controller>-<slug>-<hash>-<number>`.
+ */
+export function runIdOf(build: Pick<BuildRow, 'job' | 'number'>, controllerId?: string): string {
+  const job = `${slug(build.job)}-${shortHash(build.job)}`;
+  return `${controllerId ? `${controllerId}-` : ''}${job}-${build.number}`;
+}
+
+/** Whose caches a job's builds use: this controller's, of exactly this job. */
+export function cacheScopeOf(job: string, controllerId?: string): string {
+  return controllerId ? `controller:${controllerId}/job:${job}` : `job:${job}`;
 }
 
 function slug(text: string): string {
@@ -1205,6 +1332,10 @@ function slug(text: string): string {
       .toLowerCase()
       .replace(/[^a-z0-9]+/g, '-')
       .replace(/^-|-$/g, '')
-      .slice(0, 30) || 'job'
+      .slice(0, 20) || 'job'
   );
+}
+
+function shortHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 6);
 }

@@ -6,12 +6,18 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import * as z from 'zod';
 import { pipelinePathProblem } from '../config/pipeline-path.ts';
 import { matchPatterns } from '../pipeline/glob.ts';
 import type { BuildRow } from '../store/builds.ts';
 import { FINISHED } from '../store/builds.ts';
+import { isStoreFailure } from '../store/health.ts';
 import type { Job } from '../store/jobs.ts';
 import { installAuth } from './auth.ts';
 import { createAuthThrottle } from './auth-throttle.ts';
@@ -231,12 +237,14 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
     frameworkErrors: frameworkError,
     schemaController: lazySchemaCompilers,
   });
-  // Open Server-Sent Events streams (a browser tab keeps one open for as long as it shows
-  // a page): ended before the server closes, or closing would wait for every tab.
-  app.decorate('sseStreams', new Set<() => void>());
-  app.addHook('preClose', (done) => {
-    for (const close of [...app.sseStreams]) close();
-    done();
+  // Live streams never end by themselves, and close() waits for open connections: at
+  // close each one sends what it has (a log stream its last chunks, and `end` when its
+  // build is over) and ends, so a stop (a SIGTERM hand-over above all) exits at once;
+  // clients resume elsewhere with Last-Event-ID. (A browser tab keeps one open for as
+  // long as it shows a page.)
+  const streams = new Set<SseStream>();
+  app.addHook('preClose', async () => {
+    await Promise.all([...streams].map((stream) => stream.finish()));
   });
   const hasUi = options.uiDir !== undefined && existsSync(join(options.uiDir, 'index.html'));
   if (options.onRoute) {
@@ -255,7 +263,23 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
   });
   const metrics = createMetrics(controller);
 
-  app.setErrorHandler(createErrorHandler(log));
+  const answerError = createErrorHandler(log);
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (isStoreFailure(error)) {
+      // The store failed (a full disk, a damaged file): say so, and that it is temporary.
+      const condition = store.health.condition();
+      return reply
+        .status(503)
+        .send(
+          errorBody(
+            503,
+            'store_unavailable',
+            `the store cannot do this now: ${condition.state === 'ok' ? error.message : condition.reason}`,
+          ),
+        );
+    }
+    answerError(error, request, reply);
+  });
   app.setNotFoundHandler((request, reply) => {
     // Client-side routes fall back to the app (a public file); API, hooks and health keep
     // their 404s, however the path is spelled.
@@ -288,15 +312,22 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
   }
   app.get('/healthz', () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
-    try {
-      await store.ping();
-    } catch (error) {
-      return reply
-        .status(503)
-        .send({ status: 'not ready', reason: `store: ${(error as Error).message}` });
-    }
+    // A trivial query, a fresh look at the file's pages (throttled) and the free space.
+    const ping = await store.ping().then(
+      () => undefined,
+      (error: unknown) => error as Error,
+    );
+    await store.health.check(true);
+    const condition = store.health.condition();
+    if (ping && (condition.state === 'ok' || condition.state === 'low_disk'))
+      return reply.status(503).send({ status: 'not ready', reason: `store: ${ping.message}` });
+    if (condition.state === 'unwritable' || condition.state === 'corrupt')
+      return reply.status(503).send({ status: 'not ready', reason: `store: ${condition.reason}` });
     if (controller.isDraining)
       return reply.status(503).send({ status: 'not ready', reason: 'draining' });
+    // Low on space: it serves, but starts nothing new (the queue says why).
+    if (condition.state === 'low_disk')
+      return { status: 'ready', dispatch: `paused: ${condition.reason}` };
     return { status: 'ready' };
   });
   app.get('/metrics', async (_request, reply) => {
@@ -497,7 +528,7 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
       ) || 0;
     if (!follow)
       return reply.type('text/plain; charset=utf-8').send(logDownload(store.logs, filter, after));
-    return streamLogs(controller, request, reply, filter, after);
+    return streamLogs(controller, request, reply, filter, after, streams);
   });
 
   app.get<{
@@ -534,7 +565,7 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
     '/api/v1/jobs/:name/inputs',
     (request) => controller.manualInputs(request.params.name, request.query.branch),
   );
-  app.get('/api/v1/events', (request, reply) => streamEvents(controller, request, reply));
+  app.get('/api/v1/events', (request, reply) => streamEvents(controller, request, reply, streams));
   app.get('/api/v1/queue', () => controller.queue());
   app.get('/api/v1/agents', () => controller.agentsDetail());
   app.get<{ Params: { name: string } }>('/api/v1/jobs/:name/branches', (request) =>
@@ -649,24 +680,24 @@ export const CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** Closes each open SSE stream (see createHttpServer). */
-    sseStreams: Set<() => void>;
-  }
-}
-
 interface SseStream {
   res: FastifyReply['raw'];
   isClosed(): boolean;
   /** Ends the stream; runs the owner's clean-up once, whichever side ended it. */
   close(): void;
+  /** Sends what is pending, then ends the stream (the server is closing). */
+  finish(): Promise<void>;
   /** Resolves when the connection is gone. */
   done: Promise<void>;
 }
 
 /** Opens a Server-Sent Events stream on a hijacked reply, with a heartbeat. */
-function openSse(request: FastifyRequest, reply: FastifyReply, onClose: () => void): SseStream {
+function openSse(
+  streams: Set<SseStream>,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  onClose: () => void,
+): SseStream {
   reply.hijack();
   const res = reply.raw;
   // A hijacked reply skips the onSend hook: its security headers are set here.
@@ -684,19 +715,21 @@ function openSse(request: FastifyRequest, reply: FastifyReply, onClose: () => vo
   const close = (): void => {
     if (closed) return;
     closed = true;
+    streams.delete(stream);
     clearInterval(heartbeat);
-    request.server.sseStreams.delete(close);
     onClose();
     res.end();
   };
-  request.server.sseStreams.add(close);
-  request.raw.on('close', close);
-  return {
+  const stream: SseStream = {
     res,
     isClosed: () => closed,
     close,
+    finish: () => Promise.resolve(close()),
     done: new Promise<void>((resolve) => res.on('close', resolve)),
   };
+  streams.add(stream);
+  request.raw.on('close', close);
+  return stream;
 }
 
 /**
@@ -705,7 +738,12 @@ function openSse(request: FastifyRequest, reply: FastifyReply, onClose: () => vo
  * told without delay); what follows within 100 ms is coalesced into one write. Clients
  * refetch what they show; nothing polls.
  */
-function streamEvents(controller: Controller, request: FastifyRequest, reply: FastifyReply): void {
+function streamEvents(
+  controller: Controller,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  streams: Set<SseStream>,
+): void {
   const builds = new Set<number>();
   let queue = false;
   let timer: NodeJS.Timeout | undefined;
@@ -718,7 +756,7 @@ function streamEvents(controller: Controller, request: FastifyRequest, reply: Fa
     queue = true;
     schedule();
   };
-  const sse = openSse(request, reply, () => {
+  const sse = openSse(streams, request, reply, () => {
     if (timer) clearTimeout(timer);
     controller.events.off('build', onBuild);
     controller.events.off('queue', onQueue);
@@ -755,6 +793,7 @@ async function streamLogs(
   reply: FastifyReply,
   filter: { buildId: number; attemptId?: number; step?: number },
   after: number,
+  streams: Set<SseStream>,
 ): Promise<void> {
   const store = controller.store;
   let last = after;
@@ -773,10 +812,20 @@ async function streamLogs(
         if (pending && !sse.isClosed()) wake(filter.buildId);
       });
   };
-  const sse = openSse(request, reply, () => {
+  const sse = openSse(streams, request, reply, () => {
     controller.events.off('log', wake);
     controller.events.off('build', wake);
   });
+  sse.finish = async () => {
+    // The server closes: the last chunks (and `end` when the build is over), then the end
+    // of the stream; a client too slow to take them gets 2 s.
+    wake(filter.buildId);
+    const flushed = (async () => {
+      while (running) await running;
+    })();
+    await Promise.race([flushed, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+    sse.close();
+  };
   const res = sse.res;
   const pump = async (): Promise<void> => {
     do {

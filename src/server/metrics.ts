@@ -91,8 +91,8 @@ export function createMetrics(controller: Controller): Metrics {
       seen.add(id);
       if (seen.size > 10_000) seen.clear();
       // Observations keep their order: each waits on the same load.
-      void load().then((loaded) => loaded.observe(build));
-    });
+      void load().then((loaded) => loaded.observe(build), bestEffort);
+    }, bestEffort);
   });
   return {
     async scrape() {
@@ -101,3 +101,6 @@ export function createMetrics(controller: Controller): Metrics {
     },
   };
 }
+
+/** Metrics are best effort: a failing store read is told by /readyz, never by a crash. */
+function bestEffort(): void {}

@@ -1,12 +1,23 @@
 /**
- * Opens the embedded store: one SQLite file in WAL mode under the data directory, with
- * every migration applied. The PostgreSQL driver will join here with the same queries.
+ * Opens the embedded store: one SQLite file in WAL mode under the data directory, checked
+ * (`PRAGMA quick_check`) and with every migration applied. The PostgreSQL driver will join
+ * here with the same queries. Every statement runs through a guard that tells the store's
+ * health (health.ts) when the disk or the file fails.
  */
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, type MigrationProvider } from 'kysely';
+import {
+  Kysely,
+  Migrator,
+  SqliteDialect,
+  type MigrationProvider,
+  type SqliteDatabase,
+  type SqliteStatement,
+} from 'kysely';
+import { SlipwayError } from '../errors/index.ts';
 import { BuildStore } from './builds.ts';
+import { StoreHealth, storageFailure, type MinFreeDisk } from './health.ts';
 import { JobStore } from './jobs.ts';
 import { LogStore } from './logs.ts';
 import { MIGRATIONS } from './migrations.ts';
@@ -19,15 +30,24 @@ export interface Store {
   readonly builds: BuildStore;
   readonly logs: LogStore;
   readonly triggers: TriggerStore;
+  /** Whether the store can be written and trusted; `health.start()` begins the periodic checks. */
+  readonly health: StoreHealth;
   /** Throws when the store cannot answer a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;
 }
 
-export class StoreError extends Error {}
+export interface StoreOptions {
+  /** Free space under the store below which no new attempts start (default: none). */
+  minFreeDisk?: MinFreeDisk;
+}
 
-/** `:memory:` gives a throw-away store for tests. */
-export async function openStore(file: string): Promise<Store> {
+/**
+ * `:memory:` gives a throw-away store for tests. A file that cannot be opened, is not a
+ * SQLite database, fails its integrity check or its migrations throws `SW_STORE_UNUSABLE`
+ * with the file and what to do.
+ */
+export async function openStore(file: string, options: StoreOptions = {}): Promise<Store> {
   let sqlite: SQLite.Database;
   try {
     if (file !== ':memory:') {
@@ -35,28 +55,112 @@ export async function openStore(file: string): Promise<Store> {
       ownerOnly(file);
     }
     sqlite = new SQLite(file);
+  } catch (error) {
+    throw unusable(
+      file,
+      `cannot open it: ${(error as Error).message}; check that the data directory exists and that this user may write it`,
+    );
+  }
+  try {
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
+    quickCheck(sqlite, file);
   } catch (error) {
-    throw new StoreError(`cannot open the store ${file}: ${(error as Error).message}`);
+    sqlite.close();
+    if (error instanceof SlipwayError) throw error;
+    throw unusable(file, damaged(error));
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cached(sqlite) }) });
-  await migrate(db);
+  const health = new StoreHealth({
+    file,
+    minFree: options.minFreeDisk ?? { bytes: null, percent: null },
+    probeWrite: () => {
+      sqlite
+        .prepare(
+          "INSERT INTO meta (key, value) VALUES ('health_probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .run(String(Date.now()));
+    },
+    probePages: () => probePages(file),
+  });
+  const db = new Kysely<Database>({
+    dialect: new SqliteDialect({ database: guarded(sqlite, (error) => health.report(error)) }),
+  });
+  try {
+    await migrate(db);
+  } catch (error) {
+    await db.destroy();
+    throw unusable(
+      file,
+      `${(error as Error).message}; the file may be damaged or from a newer Slipway: restore it from a backup, or run the Slipway version that wrote it`,
+    );
+  }
   return {
     db,
     jobs: new JobStore(db),
     builds: new BuildStore(db),
     logs: new LogStore(db),
     triggers: new TriggerStore(db),
+    health,
     async ping() {
       await db.selectFrom('meta').select('key').limit(1).execute();
     },
     async close() {
+      health.close();
       await db.destroy();
     },
   };
+}
+
+function unusable(file: string, what: string): SlipwayError {
+  return new SlipwayError('SW_STORE_UNUSABLE', `the store ${file} is unusable: ${what}`);
+}
+
+function damaged(error: unknown): string {
+  const message = (error as Error).message;
+  const failure = storageFailure(error);
+  if (failure?.kind === 'corrupt')
+    return `it is damaged or not a SQLite database (${message}). Stop here: restore it from a backup (with the controller stopped), or move it aside to start with an empty store; \`sqlite3 slipway.db .recover\` can save what is still readable`;
+  return `${message}; check the disk and the file's permissions`;
+}
+
+/**
+ * `PRAGMA quick_check` reads every page once (it skips the slower index cross-checks):
+ * a damaged file is refused at start instead of failing later in the middle of a build.
+ */
+function quickCheck(sqlite: SQLite.Database, file: string): void {
+  const rows = sqlite.pragma('quick_check(20)') as { quick_check: string }[];
+  const problems = rows.map((r) => r.quick_check).filter((r) => r !== 'ok');
+  if (problems.length === 0) return;
+  throw unusable(
+    file,
+    `it is damaged: PRAGMA quick_check found ${problems.length === 20 ? 'at least 20' : problems.length} problem(s), the first: ${problems[0]}. ` +
+      'Stop here: restore it from a backup (with the controller stopped), or move it aside to start with an empty store; `sqlite3 slipway.db .recover` can save what is still readable',
+  );
+}
+
+/**
+ * Reads the first and the last row of every table on a fresh read-only connection: its
+ * empty page cache makes it read the file as it is on disk, so a page damaged while the
+ * controller runs is found even when the controller's own connection has it cached.
+ */
+function probePages(file: string): void {
+  if (file === ':memory:') return;
+  const reader = new SQLite(file, { readonly: true, fileMustExist: true });
+  try {
+    const tables = reader
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+      .pluck()
+      .all() as string[];
+    for (const table of tables) {
+      const quoted = `"${table.replace(/"/g, '""')}"`;
+      reader.prepare(`SELECT * FROM ${quoted} ORDER BY rowid LIMIT 1`).all();
+      reader.prepare(`SELECT * FROM ${quoted} ORDER BY rowid DESC LIMIT 1`).all();
+    }
+  } finally {
+    reader.close();
+  }
 }
 
 /**
@@ -74,19 +178,39 @@ function ownerOnly(file: string): void {
  * kysely prepares every statement on every query; preparing was the largest single cost
  * under load (more than running them). The queries are a small fixed set, so each is
  * prepared once. Statements are used synchronously, one at a time (no streaming).
+ * Every failure is shown to `onFailure` (the store's health) before it is thrown on.
  */
-function cached(sqlite: SQLite.Database): {
-  close(): void;
-  prepare(sql: string): SQLite.Statement;
-} {
-  const statements = new Map<string, SQLite.Statement>();
+function guarded(sqlite: SQLite.Database, onFailure: (error: unknown) => void): SqliteDatabase {
+  const statements = new Map<string, SqliteStatement>();
+  const guard = <T>(run: () => T): T => {
+    try {
+      return run();
+    } catch (error) {
+      onFailure(error);
+      throw error;
+    }
+  };
   return {
     close: () => sqlite.close(),
     prepare(sql: string) {
       let statement = statements.get(sql);
       if (!statement) {
         if (statements.size >= 1000) statements.clear();
-        statement = sqlite.prepare(sql);
+        const prepared = guard(() => sqlite.prepare(sql));
+        // SQLite rolls a transaction back by itself after some failures (a full disk);
+        // kysely's ROLLBACK that follows must not replace the real error with "no transaction".
+        const rollback = /^\s*rollback\b/i.test(sql);
+        statement = {
+          get reader() {
+            return prepared.reader;
+          },
+          all: (parameters) => guard(() => prepared.all(parameters)),
+          run: (parameters) =>
+            rollback && !sqlite.inTransaction
+              ? { changes: 0, lastInsertRowid: 0 }
+              : guard(() => prepared.run(parameters)),
+          iterate: (parameters) => guard(() => prepared.iterate(parameters)),
+        };
         statements.set(sql, statement);
       }
       return statement;
@@ -103,7 +227,7 @@ async function migrate(db: Kysely<Database>): Promise<void> {
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new StoreError(
+    throw new Error(
       `migration ${failed} failed: ${error instanceof Error ? error.message : JSON.stringify(error)}`,
     );
   }

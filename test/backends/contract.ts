@@ -405,7 +405,14 @@ export function describeBackendContract(
           abort.signal,
         );
         clearTimeout(timer);
-        expect((r.exit as Exclude<StepExit, { kind: 'infra_error' }>).exitCode).not.toBe(0);
+        const exit = r.exit as Exclude<StepExit, { kind: 'infra_error' }>;
+        expect(exit.exitCode).not.toBe(0);
+        if (exit.kind === 'stopped' && exit.message) {
+          // Every pid taken, so the stop could not get into the container (its exec hung):
+          // the container was killed from outside, and the pod still goes cleanly.
+          expect(exit.message).toMatch(/killed from outside/);
+          return;
+        }
         // The pod still answers, and is destroyed cleanly (afterEach checks nothing is left).
         const after = await exec(pod, command(caps, [{ do: 'echo', text: 'alive' }]));
         expect(after.stdout.toString()).toContain('alive');

@@ -82,6 +82,7 @@ const LOOP = `jobs:
   loop:
     image: slipway/busybox:1
     network: offline
+    checkout: false
     secrets: [TOKEN]
     steps:
       - |
@@ -120,6 +121,7 @@ describe('adopting a running step (real process, real Docker)', () => {
   cap:
     image: slipway/busybox:1
     network: offline
+    checkout: false
     steps:
       - |
         ${block(1)}; echo; echo "first done"; sleep 6
@@ -166,6 +168,7 @@ describe('adopting a running step (real process, real Docker)', () => {
   slow:
     image: slipway/busybox:1
     network: offline
+    checkout: false
     timeout: 20s
     steps:
       - echo started; sleep 60
@@ -174,6 +177,7 @@ describe('adopting a running step (real process, real Docker)', () => {
   gone:
     image: slipway/busybox:1
     network: offline
+    checkout: false
     steps:
       - echo started; sleep 60
       - echo never
@@ -191,7 +195,8 @@ describe('adopting a running step (real process, real Docker)', () => {
       const first = await startController(p.config, p.data, p.env);
       for (const job of ['five', 'slow', 'gone']) ids[job] = await trigger(first.url, job);
       // The step is running (as the controller stored it); its output is not awaited.
-      await waitForStep(first.url, ids.five!, 3);
+      // Step 0 is the implicit checkout, so `echo four` is step 4.
+      await waitForStep(first.url, ids.five!, 4);
       await waitForStep(first.url, ids.slow!, 0);
       await waitForStep(first.url, ids.gone!, 0);
       await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -250,9 +255,9 @@ describe('adopting a running step (real process, real Docker)', () => {
     it('counts every step of the attempt in its summary, those before the restart too', () => {
       const five = builds.five!;
       expect(five.status).toBe('success');
-      expect(five.jobRuns[0]!.attempts[0]!.reason).toBe('5 steps succeeded');
+      expect(five.jobRuns[0]!.attempts[0]!.reason).toBe('6 steps succeeded');
       expect(five.jobRuns[0]!.attempts[0]!.steps.map((s) => s.status)).toEqual(
-        Array(5).fill('success'),
+        Array(6).fill('success'),
       );
     });
   });

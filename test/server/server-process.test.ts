@@ -4,9 +4,10 @@
  * builds queued and running, then a restart without loss.
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { runIdOf } from '../../src/server/controller.ts';
 import { slipway, startSlipway, type RunningCli } from '../support/cli.ts';
 import { whenEmpty } from '../support/controller-process.ts';
 import { gitRepo } from '../support/git.ts';
@@ -108,12 +109,23 @@ describe('slipway server (real process, real Docker)', () => {
     expect(await whenEmpty(slipwayContainers)).toEqual([]);
   });
 
+  it('describes its signals as they behave', async () => {
+    const help = await slipway(['server', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/SIGTERM +stop dispatching and exit at once/);
+    expect(help.stdout).toMatch(/the next start adopts them/);
+    expect(help.stdout).not.toMatch(/SIGTERM[^.]*lets running builds finish/);
+    expect(help.stdout).toMatch(
+      /SIGINT +\(Ctrl-C\) stop dispatching, wait for running builds to finish/,
+    );
+  });
+
   it('refuses an invalid configuration with file:line:col, and a missing secret with its key', async () => {
     const dir = project({
       'bad.yml': 'listen: 127.0.0.1:0\njobs:\n  app:\n    repo: /tmp/x\n    brnach: main\n',
       'secret.yml': 'secrets:\n  NPM_TOKEN: env:SLIPWAY_TEST_MISSING_VAR\n',
       'good.yml':
-        'listen: 127.0.0.1:9999\nsecrets:\n  T: env:SLIPWAY_TEST_SET_VAR\njobs:\n  app:\n    repo: /tmp/x\n',
+        'listen: 127.0.0.1:9999\nsecrets:\n  T: env:SLIPWAY_TEST_SET_VAR\njobs:\n  app:\n    repo: /tmp/x\n    webhook_secret: env:SLIPWAY_TEST_SET_VAR\n  other:\n    repo: /tmp/y\n    webhook_secret: env:SLIPWAY_TEST_SET_VAR\n',
     });
     const bad = await slipway([
       'server',
@@ -132,7 +144,7 @@ describe('slipway server (real process, real Docker)', () => {
       env: { SLIPWAY_TEST_SET_VAR: 'x' },
     });
     expect(good.stdout).toMatch(
-      /good\.yml: valid; listen 127\.0\.0\.1:9999, .*1 job \(app\), 1 secret reference\(s\) resolved/,
+      /good\.yml: valid; listen 127\.0\.0\.1:9999, .*2 jobs \(app, other\), 1 secret and 2 webhook secrets resolved/,
     );
     expect(good.code).toBe(0);
     const secret = await slipway([
@@ -186,9 +198,13 @@ jobs:
     }
     first.server.child.kill('SIGKILL');
     await first.server.done;
+    const run = runIdOf(
+      { job: 'app', number: 2 },
+      readFileSync(join(data, 'controller-id'), 'utf8').trim(),
+    );
     execFileSync(
       'sh',
-      ['-c', 'docker ps -aq --filter label=dev.slipway.run=app-2 | xargs -r docker rm -f'],
+      ['-c', `docker ps -aq --filter label=dev.slipway.run=${run} | xargs -r docker rm -f`],
       { stdio: 'ignore' },
     );
 

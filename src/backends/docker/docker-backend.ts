@@ -1,4 +1,5 @@
-import type Docker from 'dockerode';
+import type { ContainerInfo, VolumeInspectInfo } from 'dockerode';
+import type { Docker } from './dockerode.ts';
 import {
   LABELS,
   PodError,
@@ -47,7 +48,7 @@ export function createDockerBackend(options: DockerBackendOptions = {}): Backend
   let docker!: Docker;
   let loading: Promise<void> | undefined;
   const ready = (): Promise<void> =>
-    (loading ??= import('dockerode').then(({ default: Dockerode }) => {
+    (loading ??= import('./dockerode.ts').then(({ Docker: Dockerode }) => {
       docker = new Dockerode({ socketPath });
     }));
   const pullTimeoutMs = options.pullTimeoutMs ?? 10 * 60_000;
@@ -288,11 +289,8 @@ export function createDockerBackend(options: DockerBackendOptions = {}): Backend
       label: [`${LABELS.managed}=1`, ...Object.entries(selector).map(([k, v]) => `${k}=${v}`)],
     };
     const [containers, volumes] = await Promise.all([
-      engineGet<Docker.ContainerInfo[]>(
-        socketPath,
-        `/containers/json?all=1&${filtersQuery(filters)}`,
-      ),
-      engineGet<{ Volumes: Docker.VolumeInspectInfo[] | null }>(
+      engineGet<ContainerInfo[]>(socketPath, `/containers/json?all=1&${filtersQuery(filters)}`),
+      engineGet<{ Volumes: VolumeInspectInfo[] | null }>(
         socketPath,
         `/volumes?${filtersQuery(filters)}`,
       ),
@@ -319,10 +317,12 @@ export function createDockerBackend(options: DockerBackendOptions = {}): Backend
     await Promise.all(vols.map((name) => removeVolume(docker, name)));
   }
 
-  async function adopt(podId: string): Promise<Pod | undefined> {
+  async function adopt(podId: string, owner: OwnerSelector = {}): Promise<Pod | undefined> {
     const containers = await docker.listContainers({
       all: true,
-      filters: { label: [`${LABELS.pod}=${podId}`] },
+      filters: {
+        label: [`${LABELS.pod}=${podId}`, ...Object.entries(owner).map(([k, v]) => `${k}=${v}`)],
+      },
     });
     const members = new Map<string, PodMember>();
     const services: string[] = [];
@@ -412,6 +412,16 @@ async function allSettledOrThrow<T extends readonly unknown[]>(
 function socketFromEnv(): string | undefined {
   const host = process.env.DOCKER_HOST;
   return host?.startsWith('unix://') ? host.slice('unix://'.length) : undefined;
+}
+
+/** Where the Docker backend looks for the engine, for messages: the socket and where it came from. */
+export function dockerEndpoint(): string {
+  const host = process.env.DOCKER_HOST;
+  const socket = socketFromEnv();
+  if (socket) return `unix://${socket} (DOCKER_HOST)`;
+  if (host)
+    return `unix:///var/run/docker.sock (DOCKER_HOST=${host} is not a unix:// socket, so it is not used)`;
+  return 'unix:///var/run/docker.sock';
 }
 
 /** The text of a multiplexed log buffer (headers stripped). */

@@ -31,6 +31,17 @@ const TEARDOWN_DEADLINE_MS = 60_000;
 const EXEC_SETTLE_POLL_MS = 10;
 /** How long an unexplained SIGKILL is watched for the container going away. */
 const UNEXPLAINED_KILL_WATCH_MS = 2500;
+/** After the in-container SIGKILL: how long the step gets to end before the container is killed from outside. */
+const KILL_SETTLE_MS = 3000;
+/** Each engine call of a stop may take this long (a frozen container can make execs hang). */
+const STOP_CALL_MS = 3000;
+/** After the container was killed from outside: how long its exec stream gets to end. */
+const OUTSIDE_KILL_SETTLE_MS = 5000;
+
+/** How a stop went: set when the step had to be ended by killing its container from outside. */
+interface StopReport {
+  outside?: string;
+}
 
 /**
  * A pod on a Docker engine: long-lived containers that steps are exec'd into, services,
@@ -128,19 +139,30 @@ export class DockerPod implements Pod {
       Tty: false,
     });
     let stopped = false;
+    const report: StopReport = {};
+    let stream: NodeJS.ReadableStream | undefined;
     const stop = (): void => {
       if (stopped) return;
       stopped = true;
-      void this.stopStep(containerId, command, exec);
+      void this.stopStep(member, containerId, command, exec, report, () =>
+        (stream as { destroy?: () => void } | undefined)?.destroy?.(),
+      );
     };
     if (signal.aborted) stop();
     signal.addEventListener('abort', stop, { once: true });
     try {
-      const stream = await exec.start({ hijack: true, stdin: false });
+      stream = await exec.start({ hijack: true, stdin: false });
       await pump(stream, io);
+      // A stopped step's exec may belong to a container killed from outside: its exit code
+      // is read on a deadline, and not having it does not change how the step ended.
+      if (stopped) {
+        const info = await withDeadline(settle(exec), STOP_CALL_MS * 3, 'reading the exit').catch(
+          () => undefined,
+        );
+        return stoppedExit(info?.ExitCode ?? -1, report);
+      }
       const info = await settle(exec);
       const exitCode = info.ExitCode ?? -1;
-      if (stopped) return { kind: 'stopped', exitCode };
       if (exitCode > 128) {
         // Killed by a signal: by the kernel for memory, by the user's own script, or because
         // the container went away under it (engine stopped, container removed). A container
@@ -189,9 +211,12 @@ export class DockerPod implements Pod {
     io: StepIO,
     signal: AbortSignal,
   ): Promise<StepExit> {
-    const containerId = this.members.get(target)?.containerId;
-    if (!containerId)
+    const member = this.members.get(target);
+    const containerId = member?.containerId;
+    if (!member || !containerId)
       return { kind: 'infra_error', message: `the pod has no container "${target}" to resume in` };
+    const report: StopReport = {};
+    let stream: NodeJS.ReadableStream | undefined;
     const container = this.docker.getContainer(containerId);
     let stopped = false;
     try {
@@ -209,20 +234,25 @@ export class DockerPod implements Pod {
       const stop = (): void => {
         if (stopped) return;
         stopped = true;
-        void this.stopStep(containerId, command, follower).then(() =>
+        void this.stopStep(member, containerId, command, follower, report, () =>
+          (stream as { destroy?: () => void } | undefined)?.destroy?.(),
+        ).then(() =>
           this.captureRoot(containerId, signalStepScript(followerId, 'KILL')).catch(() => ''),
         );
       };
       if (signal.aborted) stop();
       signal.addEventListener('abort', stop, { once: true });
       try {
-        await pump(await follower.start({ hijack: true, stdin: false }), io);
+        stream = await follower.start({ hijack: true, stdin: false });
+        await pump(stream, io);
       } finally {
         signal.removeEventListener('abort', stop);
       }
+      // Killed from outside: the container is gone with the step's spool.
+      if (report.outside) return stoppedExit(null, report);
       const status = (await this.captureRoot(containerId, spoolExitScript(command.id))).trim();
       const exitCode = /^\d+$/.test(status) ? Number(status) : null;
-      if (stopped) return { kind: 'stopped', exitCode };
+      if (stopped) return stoppedExit(exitCode, report);
       if (exitCode === null)
         return {
           kind: 'infra_error',
@@ -245,38 +275,88 @@ export class DockerPod implements Pod {
     }
   }
 
-  /** SIGTERM to the step's process tree, SIGKILL after the grace period. */
+  /**
+   * SIGTERM to the step's process tree, SIGKILL after the grace period, both from inside
+   * the container. When that cannot work (a frozen container: paused, so no exec runs, or
+   * its exec hangs) and the step has not ended a moment after the SIGKILL, the container
+   * is killed (and if need be removed) from outside through the engine API, `report`
+   * says so, and `abandon` lets go of the step's stream should the engine not end it.
+   */
   private async stopStep(
+    member: PodMember,
     containerId: string,
     command: StepCommand,
     exec: Docker.Exec,
+    report: StopReport,
+    abandon: () => void,
   ): Promise<void> {
     const container = this.docker.getContainer(containerId);
+    const began = Date.now();
     const signalTree = async (sig: 'TERM' | 'KILL'): Promise<void> => {
       try {
-        const killer = await container.exec({
-          Cmd: signalStepScript(command.id, sig),
-          User: '0',
-          AttachStdout: true,
-          AttachStderr: true,
-        });
-        const stream = await killer.start({ hijack: true, stdin: false });
-        stream.resume();
-        await new Promise((resolve) =>
-          stream.once('end', resolve).once('close', resolve).once('error', resolve),
+        await withDeadline(
+          (async () => {
+            const killer = await container.exec({
+              Cmd: signalStepScript(command.id, sig),
+              User: '0',
+              AttachStdout: true,
+              AttachStderr: true,
+            });
+            const stream = await killer.start({ hijack: true, stdin: false });
+            stream.resume();
+            await new Promise((resolve) =>
+              stream.once('end', resolve).once('close', resolve).once('error', resolve),
+            );
+          })(),
+          STOP_CALL_MS,
+          `signalling the step (${sig})`,
         );
       } catch {
-        // The container may be gone already; teardown follows anyway.
+        // Gone already (teardown follows), or frozen: the step's end is watched below.
       }
     };
+    const endsBy = async (deadline: number): Promise<boolean> => {
+      do {
+        try {
+          const info = await withDeadline(exec.inspect(), STOP_CALL_MS, 'inspecting the step');
+          if (!info.Running) return true;
+        } catch (error) {
+          if (isGone(error)) return true;
+        }
+        await sleep(100);
+      } while (Date.now() < deadline);
+      return false;
+    };
     await signalTree('TERM');
-    const deadline = Date.now() + command.graceMs;
-    while (Date.now() < deadline) {
-      const info = await exec.inspect().catch(() => undefined);
-      if (!info?.Running) return;
-      await sleep(100);
+    if (await endsBy(began + command.graceMs)) return;
+    // Again and again for a moment: an exec can fail while the container is at its
+    // process limit (a fork bomb), and one that gets through ends the step.
+    const settle = Date.now() + KILL_SETTLE_MS;
+    do {
+      await signalTree('KILL');
+      if (await endsBy(Math.min(settle, Date.now() + 300))) return;
+    } while (Date.now() < settle);
+    const paused = await withDeadline(container.inspect(), STOP_CALL_MS, 'inspecting the container')
+      .then((info) => info.State.Paused)
+      .catch(() => false);
+    report.outside =
+      `the container ${member.name} (${member.image}) was frozen${paused ? ' (paused)' : ''}: ` +
+      `the step could not be stopped inside it within the grace period of ${Math.round(command.graceMs / 1000)}s, so the container was killed from outside`;
+    try {
+      await withDeadline(
+        container.kill({ signal: 'SIGKILL' }),
+        STOP_CALL_MS,
+        'killing the container',
+      );
+    } catch {
+      // A kill the engine cannot do (or that hangs): removal with force stops it as well.
+      await withDeadline(
+        container.remove({ force: true, v: true }),
+        STOP_CALL_MS * 3,
+        'removing the container',
+      ).catch(() => undefined);
     }
-    await signalTree('KILL');
+    if (!(await endsBy(Date.now() + OUTSIDE_KILL_SETTLE_MS))) abandon();
   }
 
   /** True when the container stops, or the engine stops answering, within `ms`. */
@@ -483,6 +563,13 @@ async function settle(exec: Docker.Exec): Promise<Docker.ExecInspectInfo> {
     info = await exec.inspect();
   }
   return info;
+}
+
+/** A stopped step's exit, saying when its container had to be killed from outside. */
+function stoppedExit(exitCode: number | null, report: StopReport): StepExit {
+  return report.outside
+    ? { kind: 'stopped', exitCode, message: report.outside }
+    : { kind: 'stopped', exitCode };
 }
 
 function sleep(ms: number): Promise<void> {

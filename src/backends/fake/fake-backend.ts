@@ -56,6 +56,17 @@ export interface FakeBackend extends Backend {
   live(): number;
 }
 
+/** The labels a fake pod would carry. */
+function labelsOf(spec: PodSpec): Record<string, string> {
+  return {
+    [LABELS.managed]: '1',
+    [LABELS.pod]: spec.id,
+    [LABELS.creator]: spec.owner.creator,
+    [LABELS.run]: spec.owner.runId,
+    [LABELS.job]: spec.owner.job,
+  };
+}
+
 export function createFakeBackend(options: FakeOptions = {}): FakeBackend {
   const pods: FakePodRecord[] = [];
 
@@ -99,27 +110,21 @@ export function createFakeBackend(options: FakeOptions = {}): FakeBackend {
     live: () => pods.filter((p) => !p.destroyed).length,
     available: () => Promise.resolve(true),
     createPod,
-    adopt: (id) =>
-      Promise.resolve(
-        pods.find((p) => p.spec.id === id && !p.destroyed)
-          ? new FakePod(
-              pods.find((p) => p.spec.id === id)!,
-              options,
-            )
-          : undefined,
-      ),
+    adopt: (id, owner: OwnerSelector = {}) => {
+      const record = pods.find(
+        (p) =>
+          p.spec.id === id &&
+          !p.destroyed &&
+          Object.entries(owner).every(([k, v]) => labelsOf(p.spec)[k] === v),
+      );
+      return Promise.resolve(record ? new FakePod(record, options) : undefined);
+    },
     list(selector: OwnerSelector) {
       const refs = pods
         .filter((p) => !p.destroyed)
         .map((p): PodRef => ({
           id: p.spec.id,
-          labels: {
-            [LABELS.managed]: '1',
-            [LABELS.pod]: p.spec.id,
-            [LABELS.creator]: p.spec.owner.creator,
-            [LABELS.run]: p.spec.owner.runId,
-            [LABELS.job]: p.spec.owner.job,
-          },
+          labels: labelsOf(p.spec),
           resources: [`fake:${p.spec.id}`],
         }))
         .filter((r) => Object.entries(selector).every(([k, v]) => r.labels[k] === v));
