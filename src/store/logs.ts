@@ -3,7 +3,8 @@
  * byte offset. A re-sent chunk (same attempt, step, seq) is ignored, so shipping can be
  * retried safely. The global chunk id orders everything and resumes live streams.
  */
-import { sql, type Kysely, type Selectable } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
+import { sql } from './kysely.ts';
 import { LogScanner, type LogSearchResult } from './log-search.ts';
 import type { Database, LogChunksTable } from './schema.ts';
 

@@ -7,18 +7,12 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import {
-  Kysely,
-  Migrator,
-  SqliteDialect,
-  type MigrationProvider,
-  type SqliteDatabase,
-  type SqliteStatement,
-} from 'kysely';
+import type { MigrationProvider, SqliteDatabase, SqliteStatement } from 'kysely';
 import { SlipwayError } from '../errors/index.ts';
 import { BuildStore } from './builds.ts';
 import { StoreHealth, storageFailure, type MinFreeDisk } from './health.ts';
 import { JobStore } from './jobs.ts';
+import { Kysely, Migrator, SqliteDialect } from './kysely.ts';
 import { LogStore } from './logs.ts';
 import { MIGRATIONS } from './migrations.ts';
 import type { Database } from './schema.ts';
