@@ -127,6 +127,90 @@ describe('stream masker (both streams, one order)', () => {
     expect(masker.raw).toEqual({ stdout: 36, stderr: 0 });
   });
 
+  /** No piece of `secret` 4 characters or longer is anywhere in `text`. */
+  const leaks = (secret: string, text: string): string[] => {
+    const found: string[] = [];
+    for (let i = 0; i + 4 <= secret.length; i++)
+      if (text.includes(secret.slice(i, i + 4))) found.push(secret.slice(i, i + 4));
+    return found;
+  };
+
+  it('masks a secret split within one stream with the other stream written in between', () => {
+    const secret = 'abcdefghij0123456789';
+    for (const swapWindowMs of [0, 50]) {
+      let time = 0;
+      const masker = createStreamMasker([secret], { swapWindowMs, now: () => time });
+      const pieces: MaskedPiece[] = [];
+      // printf %s "${S:0:10}"; echo other >&2; printf '%s\n' "${S:10}"
+      for (const write of [
+        ['stdout', secret.slice(0, 10)],
+        ['stderr', 'other\n'],
+        ['stdout', `${secret.slice(10)}\n`],
+      ] as Write[]) {
+        pieces.push(...feed(masker, [write]));
+        time += 100;
+        pieces.push(...masker.release());
+      }
+      pieces.push(...masker.end());
+      const text = pieces.map((p) => p.data.toString()).join('');
+      expect(leaks(secret, text)).toEqual([]);
+      // The held-back half goes out after the line the other stream wrote in between.
+      expect(joined(pieces)).toEqual(['err:other\n', 'out:***\n']);
+      expect(masker.raw).toEqual({ stdout: 21, stderr: 6 });
+    }
+  });
+
+  it('masks a secret split within one stream again and again, around other-stream lines', () => {
+    const secret = 'abcdefghij0123456789';
+    const masker = createStreamMasker([secret], { swapWindowMs: 0 });
+    const writes: Write[] = [];
+    for (let i = 0; i < 5; i++)
+      writes.push(
+        ['stdout', `line ${i} ${secret.slice(0, 4)}`],
+        ['stderr', `warn ${i}\n`],
+        ['stdout', secret.slice(4, 12)],
+        ['stderr', `warn ${i}b\n`],
+        ['stdout', `${secret.slice(12)}\n`],
+      );
+    const pieces = [...feed(masker, writes), ...masker.end()];
+    const text = pieces.map((p) => p.data.toString()).join('');
+    expect(leaks(secret, text)).toEqual([]);
+    const expected: string[] = [];
+    for (let i = 0; i < 5; i++)
+      expected.push(`out:line ${i} `, `err:warn ${i}\nwarn ${i}b\n`, 'out:***\n');
+    expect(joined(pieces)).toEqual(expected);
+  });
+
+  it('does not hold the other stream back behind a held prefix of one stream', () => {
+    const secret = 'abcdefghij0123456789';
+    const masker = createStreamMasker([secret], { swapWindowMs: 0 });
+    expect(joined(masker.write('stdout', Buffer.from('progress: abc')))).toEqual([
+      'out:progress: ',
+    ]);
+    // The other stream's lines go out at once, while "abc" waits for the rest of stdout.
+    expect(joined(masker.write('stderr', Buffer.from('warning 1\n')))).toEqual(['err:warning 1\n']);
+    expect(joined(masker.write('stderr', Buffer.from('warning 2\n')))).toEqual(['err:warning 2\n']);
+    expect(masker.raw).toEqual({ stdout: 10, stderr: 20 });
+    // Not a secret after all: the prefix goes out with the rest of its stream.
+    expect(joined(masker.write('stdout', Buffer.from(' 42%\n')))).toEqual(['out:abc 42%\n']);
+    expect(masker.raw).toEqual({ stdout: 18, stderr: 20 });
+  });
+
+  it('keeps a held prefix in place when the other stream is still held too', () => {
+    // With the swap window the other stream's first bytes wait anyway: when the first
+    // stream goes on without a secret within it, the original order is kept.
+    let time = 0;
+    const masker = createStreamMasker(['abcdefghij0123456789'], { now: () => time });
+    const pieces = feed(masker, [
+      ['stdout', 'progress: abc'],
+      ['stderr', 'warning\n'],
+      ['stdout', 'ess\n'],
+    ]);
+    time += 100;
+    pieces.push(...masker.release(), ...masker.end());
+    expect(joined(pieces)).toEqual(['out:progress: abc', 'err:warning\n', 'out:ess\n']);
+  });
+
   it('puts back two halves of a secret that the engine delivered in swapped order', () => {
     const secret = 'abcdefghij0123456789';
     let time = 1000;
