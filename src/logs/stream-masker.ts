@@ -4,10 +4,16 @@
  * output keeps the order of the input. Each piece it returns is tagged with its stream;
  * a masked region belongs to the stream where it began.
  *
- * Guarantee (with `swapWindowMs: 0`): concatenating the pieces equals one leftmost-longest
- * replace over the concatenation of every write, however the input was split; every byte
- * keeps its stream. Like the one-stream masker it holds back only the longest suffix that
- * may still begin a secret.
+ * Matching is one leftmost-longest replace over the concatenation of every write, however
+ * the input was split; every byte keeps its stream. Like the one-stream masker it holds
+ * back only what may still begin a secret: the longest such suffix of both streams
+ * together, and of each stream's own output. That per-stream prefix stays in place while
+ * nothing of the other stream after it goes out; when the other stream's output goes out,
+ * it is set aside and put back in front of its stream's next bytes. So a secret written in
+ * pieces on one stream, around lines of the other, is masked, and the other stream is never
+ * delayed for it; the ordered view then shows the prefix after those lines (within each
+ * stream the order is kept). With `swapWindowMs: 0` and no prefix set aside, the output is
+ * exactly one replace over the concatenation.
  *
  * The engine reads a step's stdout and stderr through separate pipes, so two writes made
  * microseconds apart on different streams can arrive swapped (measured: a third of the
