@@ -12,7 +12,8 @@ import { matchLabels, parseLabelExpression } from '../pipeline/labels.ts';
 import type { BuildContext, BuildEvent, Plan, PlanInput, PlanJob } from '../pipeline/plan.ts';
 import type { AgentLink, AgentMessage, Assignment, ControllerPort } from '../protocol/messages.ts';
 import { decideJob, overallOutcome, type NeedResult } from '../runtime/decisions.ts';
-import { failureClass, type Outcome } from '../runtime/outcome.ts';
+import { failureClass } from '../runtime/outcome.ts';
+import { buildStatusOf, statusOf, type Outcome } from '../domain/status.ts';
 import type { AttemptRow, BuildRow, JobRunRow } from '../store/builds.ts';
 import { FINISHED, queuedAttempt } from '../store/builds.ts';
 import { isStoreFailure, type StoreCondition } from '../store/health.ts';
@@ -114,23 +115,6 @@ const TRUNCATION_MARKER = (cap: number): Buffer =>
   Buffer.from(
     `\n[slipway: the log of this step reached its cap of ${Math.round(cap / 1048576)} MiB; further output is dropped, the step goes on]\n`,
   );
-
-export function attemptStatus(outcome: string): string {
-  switch (outcome) {
-    case 'success':
-      return 'success';
-    case 'failure':
-    case 'oom_killed':
-    case 'timeout':
-      return 'failure';
-    case 'canceled':
-      return 'canceled';
-    case 'skipped':
-      return 'skipped';
-    default:
-      return 'error';
-  }
-}
 
 export class Controller implements ControllerPort {
   /** `build` (id) on any change of a build; `log` (build id, step) on new output; `queue`. */
@@ -567,7 +551,7 @@ export class Controller implements ControllerPort {
       for (const run of runs)
         if (FINISHED.has(run.status))
           results.set(run.name, {
-            outcome: (run.outcome ?? 'skipped') as Outcome,
+            outcome: run.outcome ?? 'skipped',
             allowedFailure: planOf(run).allowFailure && run.outcome !== 'success',
           });
       for (const run of runs.filter((r) => r.status === 'waiting')) {
@@ -591,7 +575,7 @@ export class Controller implements ControllerPort {
         } else {
           const outcome = decision.outcome ?? 'skipped';
           await builds.updateJobRun(run.id, {
-            status: outcome === 'skipped' ? 'skipped' : attemptStatus(outcome),
+            status: outcome === 'skipped' ? 'skipped' : statusOf(outcome),
             outcome,
             reason: decision.skip,
             finished_at: now,
@@ -603,14 +587,14 @@ export class Controller implements ControllerPort {
     if (runs.every((r) => FINISHED.has(r.status))) {
       const outcome = overallOutcome(
         runs.map((r) => ({
-          outcome: (r.outcome ?? 'skipped') as Outcome,
+          outcome: r.outcome ?? 'skipped',
           allowedFailure: planOf(r).allowFailure && r.outcome !== 'success',
         })),
         build.cancel_requested === 1,
       );
       const failing = runs.find((r) => r.outcome === outcome && outcome !== 'success');
       await builds.updateBuild(buildId, {
-        status: attemptStatus(outcome),
+        status: buildStatusOf(outcome),
         reason:
           outcome === 'success'
             ? ''
@@ -946,7 +930,7 @@ export class Controller implements ControllerPort {
           attempt_id: attempt.id,
           idx: message.step,
           name: message.name,
-          status: attemptStatus(message.outcome),
+          status: statusOf(message.outcome),
           outcome: message.outcome,
           reason: message.reason,
           exit_code: message.exitCode,
@@ -1026,7 +1010,7 @@ export class Controller implements ControllerPort {
   }
 
   /** Records an attempt's ending, retries it when `retry.on` says so, and moves the DAG on. */
-  async finishAttempt(attemptId: number, outcome: string, reason: string): Promise<void> {
+  async finishAttempt(attemptId: number, outcome: Outcome, reason: string): Promise<void> {
     const attempt = await this.store.builds.attempt(attemptId);
     if (!attempt) return;
     await this.withBuild(attempt.build_id, async () => {
@@ -1040,7 +1024,7 @@ export class Controller implements ControllerPort {
       for (const key of [...this.logBytes.keys()])
         if (key.startsWith(`${attemptId}:`)) this.logBytes.delete(key);
       await builds.updateAttempt(attemptId, {
-        status: attemptStatus(outcome),
+        status: statusOf(outcome),
         outcome,
         reason,
         finished_at: now,
@@ -1048,13 +1032,13 @@ export class Controller implements ControllerPort {
       });
       // A step the attempt did not see end (its pod was gone, the agent was lost) ends with it.
       await builds.endRunningSteps(attemptId, {
-        status: attemptStatus(outcome),
+        status: statusOf(outcome),
         outcome,
         reason: `the attempt ended before this step did: ${reason}`,
         finishedAt: now,
       });
       const plan = planOf(run);
-      const cls = failureClass(outcome as Outcome);
+      const cls = failureClass(outcome);
       const retry =
         cls !== null &&
         plan.retry.on.includes(cls) &&
@@ -1065,7 +1049,7 @@ export class Controller implements ControllerPort {
         await builds.updateJobRun(run.id, { status: 'waiting', reason: `retrying: ${reason}` });
       } else {
         await builds.updateJobRun(run.id, {
-          status: attemptStatus(outcome),
+          status: statusOf(outcome),
           outcome,
           reason,
           finished_at: now,

@@ -3,19 +3,16 @@
  * with status `queued` is in the queue) and steps.
  */
 import type { Insertable, Kysely, Selectable, Transaction, Updateable } from 'kysely';
+import { isBuildStatus, type Outcome, type StepStatus } from '../domain/status.ts';
 import type { AttemptsTable, BuildsTable, Database, JobRunsTable, StepsTable } from './schema.ts';
 
-export type BuildStatus = 'queued' | 'running' | 'success' | 'failure' | 'error' | 'canceled';
-export type JobRunStatus = BuildStatus | 'waiting' | 'skipped';
-export type AttemptStatus = 'queued' | 'running' | 'success' | 'failure' | 'error' | 'canceled';
-
-export const FINISHED: ReadonlySet<string> = new Set([
-  'success',
-  'failure',
-  'error',
-  'canceled',
-  'skipped',
-]);
+export {
+  FINISHED,
+  type AttemptStatus,
+  type BuildStatus,
+  type JobRunStatus,
+  type StepStatus,
+} from '../domain/status.ts';
 
 export type BuildRow = Selectable<BuildsTable>;
 export type JobRunRow = Selectable<JobRunsTable>;
@@ -113,13 +110,17 @@ export class BuildStore {
 
   async list(options: {
     job?: string;
+    /** A build status; any other word matches no build. */
     status?: string;
     before?: number;
     limit: number;
   }): Promise<BuildRow[]> {
     let query = this.db.selectFrom('builds').selectAll().orderBy('id', 'desc').limit(options.limit);
     if (options.job !== undefined) query = query.where('job', '=', options.job);
-    if (options.status !== undefined) query = query.where('status', '=', options.status);
+    if (options.status !== undefined) {
+      if (!isBuildStatus(options.status)) return [];
+      query = query.where('status', '=', options.status);
+    }
     if (options.before !== undefined) query = query.where('id', '<', options.before);
     return query.execute();
   }
@@ -257,7 +258,7 @@ export class BuildStore {
   /** Ends every step of an attempt that is still `running` (the attempt ended without them). */
   async endRunningSteps(
     attemptId: number,
-    ending: { status: string; outcome: string; reason: string; finishedAt: number },
+    ending: { status: StepStatus; outcome: Outcome; reason: string; finishedAt: number },
   ): Promise<void> {
     await this.db
       .updateTable('steps')
