@@ -999,13 +999,7 @@ export class Controller implements ControllerPort {
     }
     if (id === undefined) return;
     this.logBytes.set(key, truncated ? cap : stored + data.length);
-    if (truncated)
-      await this.store.db
-        .updateTable('steps')
-        .set({ truncated: 1 })
-        .where('attempt_id', '=', attempt.id)
-        .where('idx', '=', message.step)
-        .execute();
+    if (truncated) await this.store.logs.markTruncated(attempt.id, message.step);
     this.events.emit('log', attempt.build_id, message.step);
   }
 
