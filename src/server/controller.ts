@@ -10,7 +10,8 @@
  *   `builds/rerun.ts`, `builds/names.ts`
  * - `dispatch/dispatcher.ts` (rounds, the queue view), `dispatch/agents.ts`,
  *   `dispatch/ingest.ts` (what agents report)
- * - `recovery.ts` (restart and adoption), `job-info.ts` (trigger forms)
+ * - `recovery.ts` (restart and adoption), `lease-reaper.ts` (attempts whose agent was
+ *   lost), `job-info.ts` (trigger forms)
  */
 import type { Outcome } from '../domain/status.ts';
 import type { AgentLink, AgentMessage, ControllerPort } from '../protocol/messages.ts';
@@ -32,6 +33,7 @@ import {
 import { kick, queue, settled, type QueueEntry } from './dispatch/dispatcher.ts';
 import { apply, receive } from './dispatch/ingest.ts';
 import { branches, manualInputs, type ManualInputs } from './job-info.ts';
+import { reapLeases, startLeaseReaper } from './lease-reaper.ts';
 import { recover, type Adoption } from './recovery.ts';
 
 export type { ControllerOptions } from './controller-core.ts';
@@ -50,6 +52,7 @@ export interface BuildDetail {
 
 export class Controller implements ControllerPort {
   private readonly core: ControllerCore;
+  private reaper: { stop(): void } | undefined;
 
   constructor(options: ControllerOptions) {
     const core: ControllerCore = new ControllerCore(options, (agentId, message): Promise<void> =>
@@ -195,5 +198,26 @@ export class Controller implements ControllerPort {
    */
   recover(adoptingAgent?: string): Promise<Adoption[]> {
     return recover(this.core, adoptingAgent);
+  }
+
+  // ── leases ──
+
+  /** Starts the periodic lease rounds (see `lease-reaper.ts`); `close` stops them. */
+  startLeaseReaper(): void {
+    this.reaper ??= startLeaseReaper(this.core);
+  }
+
+  /**
+   * One lease round now: renews the leases of connected agents' attempts and ends those
+   * whose lease ran out (`infra_error: agent_lost`). Returns the attempts it ended.
+   */
+  reapLeases(): Promise<number[]> {
+    return reapLeases(this.core);
+  }
+
+  /** Stops the controller's timers (the lease rounds). The store stays open. */
+  close(): void {
+    this.reaper?.stop();
+    this.reaper = undefined;
   }
 }

@@ -46,6 +46,12 @@ export async function recover(core: ControllerCore, adoptingAgent?: string): Pro
       'controller_lost: the controller stopped while this attempt ran; its pod was removed',
     );
   }
+  // Whatever their leases said when the last process stopped, the adopting agent gets a
+  // whole lease from now to connect and take them.
+  await core.store.builds.renewLeases(
+    core.adoptions.get(adoptingAgent ?? '') ?? [],
+    core.now() + core.leaseMs,
+  );
   for (const build of await core.store.builds.unfinishedBuilds()) await advance(core, build.id);
   kick(core);
   return adopt;
