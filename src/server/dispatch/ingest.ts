@@ -7,7 +7,7 @@
 import type { AgentMessage } from '../../protocol/messages.ts';
 import { isStoreFailure } from '../../store/health.ts';
 import type { AttemptRow } from '../../store/ports.ts';
-import { statusOf } from '../../domain/status.ts';
+import { statusOf, unreachable } from '../../domain/status.ts';
 import { finishAttempt } from '../builds/dag.ts';
 import type { ControllerCore } from '../controller-core.ts';
 import { kick } from './dispatcher.ts';
@@ -132,6 +132,8 @@ export async function apply(
       await finishAttempt(core, attempt.id, message.outcome, message.reason);
       kick(core);
       return;
+    default:
+      return unreachable(message);
   }
 }
 
