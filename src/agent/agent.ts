@@ -40,6 +40,8 @@ const MAX_LOG_MESSAGE = 256 * 1024;
 
 export class Agent {
   private readonly running = new Map<number, { abort: AbortController; done: Promise<void> }>();
+  /** Pods being removed after their attempt was reported finished (see `onTeardown`). */
+  private readonly teardowns = new Set<Promise<void>>();
 
   private readonly trees: CommitTrees;
 
@@ -67,11 +69,18 @@ export class Agent {
   async stopAll(reason: string): Promise<void> {
     for (const { abort } of this.running.values()) abort.abort(reason);
     await Promise.all([...this.running.values()].map((r) => r.done));
+    await this.tornDown();
   }
 
-  /** Waits for running attempts to finish on their own. */
+  /** Waits for running attempts to finish on their own, and for their pods to be removed. */
   async drain(): Promise<void> {
     await Promise.all([...this.running.values()].map((r) => r.done));
+    await this.tornDown();
+  }
+
+  /** Resolves when no pod of a finished attempt is still being removed. */
+  async tornDown(): Promise<void> {
+    while (this.teardowns.size > 0) await Promise.all([...this.teardowns]);
   }
 
   disconnect(): void {
@@ -96,7 +105,18 @@ export class Agent {
       this.options.port.receive(this.options.info.id, message),
     );
     if (!resume) shipper.push({ type: 'attempt.started', attemptId });
-    let tree: Tree | undefined;
+    // The commit's files are made while the pod starts (they are first needed by the
+    // checkout step, or by hashFiles() in a cache key), not before: the two overlap.
+    let tree: Promise<Tree> | undefined;
+    const acquireTree = (): Promise<Tree> =>
+      (tree ??= this.trees.acquire(assignment.repo.sha, () =>
+        ensureCommit(
+          this.options.gitCacheDir,
+          assignment.repo.url,
+          assignment.repo.sha,
+          assignment.repo.ref,
+        ),
+      ));
     try {
       // An adopted attempt said this already, before the restart.
       if (!resume)
@@ -105,15 +125,11 @@ export class Agent {
           attemptId,
           message: `checking out ${assignment.repo.sha.slice(0, 12)} of ${assignment.repo.url}`,
         });
-      tree = await this.trees.acquire(assignment.repo.sha, () =>
-        ensureCommit(
-          this.options.gitCacheDir,
-          assignment.repo.url,
-          assignment.repo.sha,
-          assignment.repo.ref,
-        ),
-      );
-      const dir = tree.dir;
+      if (assignment.job.steps.some((step) => step.kind === 'checkout'))
+        // Handled where it is used (the checkout step fails with its error); this only
+        // keeps an early failure from counting as unhandled.
+        acquireTree().catch(() => undefined);
+      const dir = (): Promise<string> => acquireTree().then((t) => t.dir);
       const offsets = new Map<number, { seq: number; offset: number }>();
       let adopted: Pod | undefined;
       if (resume) {
@@ -201,6 +217,12 @@ export class Agent {
         durable: true,
         // The deadline is absolute (stored by the controller): an adopted attempt keeps it.
         deadline: assignment.deadline,
+        // The attempt is reported as soon as it ended; its pod is removed meanwhile, and
+        // drain() and stopAll() wait for that.
+        onTeardown: (done) => {
+          const tracked = done.catch(() => undefined).finally(() => this.teardowns.delete(tracked));
+          this.teardowns.add(tracked);
+        },
         ...(resume && adopted
           ? {
               resume: {
@@ -229,7 +251,7 @@ export class Agent {
       });
     } finally {
       await shipper.flushed();
-      tree?.release();
+      (await tree?.catch(() => undefined))?.release();
     }
   }
 }

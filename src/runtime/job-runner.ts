@@ -72,6 +72,13 @@ export interface JobRunOptions {
    * attempt keeps its original one). The job still reports its own timeout.
    */
   deadline?: number;
+  /**
+   * When given, the pod's teardown is started and handed here instead of awaited: the
+   * attempt's result comes back while its pod is still being removed, so nobody waits
+   * for the removal to hear how a build ended. The caller owns `done` and must wait for
+   * it before it exits (zero orphans). Without it, the result comes after the teardown.
+   */
+  onTeardown?: (done: Promise<void>) => void;
 }
 
 /** Where an adopted attempt continues. */
@@ -260,7 +267,11 @@ export async function runJobAttempt(job: PlanJob, options: JobRunOptions): Promi
     return finish(ending);
   } finally {
     // Teardown outlives cancellation: it runs on its own deadline inside destroy().
-    if (pod) await pod.destroy();
+    if (pod) {
+      const done = pod.destroy();
+      if (options.onTeardown) options.onTeardown(done);
+      else await done;
+    }
   }
 }
 

@@ -39,13 +39,26 @@ export interface LocalSourceOptions {
   description?: string;
 }
 
-export function localSource(dir: string, options: LocalSourceOptions = {}): WorkspaceSource {
+/**
+ * `where` may be a function giving the directory later (a commit still being exported
+ * while the pod starts): it is called once, when the files are first needed.
+ */
+export function localSource(
+  where: string | (() => Promise<string>),
+  options: LocalSourceOptions = {},
+): WorkspaceSource {
+  let directory: Promise<string> | undefined;
+  const dir = (): Promise<string> =>
+    (directory ??= typeof where === 'string' ? Promise.resolve(where) : where());
   let listing: Promise<string[]> | undefined;
   const files = (): Promise<string[]> =>
-    (listing ??=
-      options.listing === 'all' ? walk(dir, dir).then((paths) => paths.sort()) : listFiles(dir));
+    (listing ??= dir().then((d) =>
+      options.listing === 'all' ? walk(d, d).then((paths) => paths.sort()) : listFiles(d),
+    ));
   return {
-    description: options.description ?? `the working tree at ${dir}`,
+    description:
+      options.description ??
+      `the working tree at ${typeof where === 'string' ? where : 'a directory being made'}`,
     files,
     tar() {
       const archive = pack();
@@ -53,6 +66,7 @@ export function localSource(dir: string, options: LocalSourceOptions = {}): Work
       void (async () => {
         try {
           const paths = await files();
+          const root = await dir();
           // Explicit directory entries, open to every user of the pod; extraction would
           // otherwise create them owned by root with mode 0755.
           const dirs = new Set<string>();
@@ -62,7 +76,7 @@ export function localSource(dir: string, options: LocalSourceOptions = {}): Work
           }
           for (const name of [...dirs].sort())
             archive.entry({ name, type: 'directory', mode: 0o777, uid: 0, gid: 0 });
-          for (const path of paths) bytes += await addEntry(archive, dir, path);
+          for (const path of paths) bytes += await addEntry(archive, root, path);
           archive.finalize();
         } catch (error) {
           archive.destroy(error as Error);
@@ -73,12 +87,13 @@ export function localSource(dir: string, options: LocalSourceOptions = {}): Work
     async hashFiles(patterns) {
       const regexes = patterns.map((p) => globToRegExp(p.replace(/^\.\//, '')));
       const matched = (await files()).filter((f) => regexes.some((r) => r.test(f)));
+      const root = await dir();
       const hash = createHash('sha256');
       for (const path of matched) {
         hash.update(path).update('\0');
         hash.update(
           createHash('sha256')
-            .update(await readFile(join(dir, path)))
+            .update(await readFile(join(root, path)))
             .digest(),
         );
       }

@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import { compile } from '../pipeline/compile.ts';
 import type { Diagnostic } from '../pipeline/diagnostics.ts';
 import { matchLabels, parseLabelExpression } from '../pipeline/labels.ts';
-import type { BuildContext, BuildEvent, PlanInput, PlanJob } from '../pipeline/plan.ts';
+import type { BuildContext, BuildEvent, Plan, PlanInput, PlanJob } from '../pipeline/plan.ts';
 import type { AgentLink, AgentMessage, Assignment, ControllerPort } from '../protocol/messages.ts';
 import { decideJob, overallOutcome, type NeedResult } from '../runtime/decisions.ts';
 import { failureClass, type Outcome } from '../runtime/outcome.ts';
@@ -246,13 +246,15 @@ export class Controller implements ControllerPort {
       return { kind: 'not-triggered', reason: prepared.reason };
     }
     const now = this.now();
+    const plans = new Map<number, Plan | null>();
     const build = await this.store.builds.create(
       (number) => {
         const context = { ...prepared.context, number };
-        const plan =
-          prepared.kind === 'compiled'
-            ? compile(prepared.text, { file: job.pipelinePath, context }).plan
-            : null;
+        let plan = plans.get(number);
+        if (plan === undefined) {
+          plan = prepared.kind === 'compiled' ? planWithNumber(prepared, job, context) : null;
+          plans.set(number, plan);
+        }
         const pr = request.pullRequest ?? null;
         return {
           build: {
@@ -349,6 +351,7 @@ export class Controller implements ControllerPort {
         kind: 'compiled';
         text: string;
         context: BuildContext;
+        plan: Plan;
         triggered: boolean;
         reason: string;
         commit?: CommitInfo;
@@ -440,6 +443,7 @@ export class Controller implements ControllerPort {
     return {
       kind: 'compiled',
       text,
+      plan: result.plan,
       context: { ...context, inputs: result.plan.context.inputs },
       triggered,
       reason: triggered ? '' : `the pipeline's on: does not include this ${request.event}`,
@@ -1265,6 +1269,20 @@ export interface BuildDetail {
   runs: JobRunRow[];
   attempts: AttemptRow[];
   steps: Awaited<ReturnType<Store['builds']['steps']>>;
+}
+
+/**
+ * The plan of a new build. Compiling is the trigger's largest CPU cost, and the plan
+ * depends on the build's number only where the pipeline names it (`build.number`): when
+ * its text does not, the plan compiled to check the trigger is the build's.
+ */
+function planWithNumber(
+  prepared: { text: string; plan: Plan },
+  job: Pick<Job, 'pipelinePath'>,
+  context: BuildContext,
+): Plan | null {
+  if (!/number/i.test(prepared.text)) return { ...prepared.plan, context };
+  return compile(prepared.text, { file: job.pipelinePath, context }).plan;
 }
 
 export function planOf(run: JobRunRow): PlanJob {

@@ -12,7 +12,6 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import * as z from 'zod';
 import { pipelinePathProblem } from '../config/pipeline-path.ts';
 import { matchPatterns } from '../pipeline/glob.ts';
@@ -31,6 +30,8 @@ import {
   requestId,
 } from './http-errors.ts';
 import { logDownload } from './log-download.ts';
+import { createMetrics } from './metrics.ts';
+import { lazySchemaCompilers } from './schema-compilers.ts';
 import { OPENAPI_ROUTES, openApiDocument } from './openapi.ts';
 import type { ScheduleEntry } from './schedules.ts';
 import { parseDelivery, PROVIDERS, verify, type Provider } from './webhooks.ts';
@@ -215,71 +216,6 @@ function detailView(detail: BuildDetail): Record<string, unknown> {
   };
 }
 
-export function createMetrics(controller: Controller): Registry {
-  const registry = new Registry();
-  const store = controller.store;
-  new Gauge({
-    name: 'slipway_queue_depth',
-    help: 'Job attempts waiting in the queue.',
-    registers: [registry],
-    async collect() {
-      this.set((await store.builds.countByStatus()).queued ?? 0);
-    },
-  });
-  new Gauge({
-    name: 'slipway_attempts_running',
-    help: 'Job attempts running now.',
-    registers: [registry],
-    async collect() {
-      this.set((await store.builds.countByStatus()).running ?? 0);
-    },
-  });
-  new Gauge({
-    name: 'slipway_agents_connected',
-    help: 'Agents connected to this controller.',
-    registers: [registry],
-    collect() {
-      this.set(controller.listAgents().length);
-    },
-  });
-  new Gauge({
-    name: 'slipway_log_bytes',
-    help: 'Bytes of build output stored.',
-    registers: [registry],
-    async collect() {
-      this.set(await store.logs.totalBytes());
-    },
-  });
-  const durations = new Histogram({
-    name: 'slipway_build_duration_seconds',
-    help: 'Build durations by outcome.',
-    labelNames: ['status'],
-    buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600],
-    registers: [registry],
-  });
-  const finished = new Counter({
-    name: 'slipway_builds_finished_total',
-    help: 'Builds finished, by status.',
-    labelNames: ['status'],
-    registers: [registry],
-  });
-  const seen = new Set<number>();
-  controller.events.on('build', (id: number) => {
-    void store.builds.build(id).then((build) => {
-      if (!build || !FINISHED.has(build.status) || seen.has(id)) return;
-      seen.add(id);
-      if (seen.size > 10_000) seen.clear();
-      finished.inc({ status: build.status });
-      const start = Number(build.started_at ?? build.created_at);
-      durations.observe(
-        { status: build.status },
-        (Number(build.finished_at ?? start) - start) / 1000,
-      );
-    }, bestEffort);
-  });
-  return registry;
-}
-
 export async function createHttpServer(options: HttpOptions): Promise<FastifyInstance> {
   const { controller } = options;
   const store = controller.store;
@@ -299,6 +235,7 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
     },
     clientErrorHandler: clientErrorHandler(requestTimeout),
     frameworkErrors: frameworkError,
+    schemaController: lazySchemaCompilers,
   });
   // Live streams never end by themselves, and close() waits for open connections: at
   // close each one sends what it has (a log stream its last chunks, and `end` when its
@@ -394,7 +331,8 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
     return { status: 'ready' };
   });
   app.get('/metrics', async (_request, reply) => {
-    return reply.type(metrics.contentType).send(await metrics.metrics());
+    const { contentType, text } = await metrics.scrape();
+    return reply.type(contentType).send(text);
   });
   app.get('/api/v1/openapi.json', () => openApiDocument(options.version));
 
@@ -796,7 +734,9 @@ function openSse(
 
 /**
  * Everything that changes, for live pages: `build` events (the build's summary) and `queue`
- * events, coalesced over 100 ms. Clients refetch what they show; nothing polls.
+ * events. The first change after a quiet spell goes out at once (a build that ended is
+ * told without delay); what follows within 100 ms is coalesced into one write. Clients
+ * refetch what they show; nothing polls.
  */
 function streamEvents(
   controller: Controller,
@@ -807,6 +747,7 @@ function streamEvents(
   const builds = new Set<number>();
   let queue = false;
   let timer: NodeJS.Timeout | undefined;
+  let flushed = 0;
   const onBuild = (id: number): void => {
     builds.add(id);
     schedule();
@@ -822,6 +763,7 @@ function streamEvents(
   });
   const flush = async (): Promise<void> => {
     timer = undefined;
+    flushed = Date.now();
     const ids = [...builds];
     builds.clear();
     let text = '';
@@ -834,7 +776,11 @@ function streamEvents(
     if (text && !sse.isClosed()) sse.res.write(text);
   };
   function schedule(): void {
-    timer ??= setTimeout(() => void flush().catch(() => undefined), 100);
+    // A timer even when due now: the changes of one synchronous burst go out together.
+    timer ??= setTimeout(
+      () => void flush().catch(() => undefined),
+      Math.max(0, flushed + 100 - Date.now()),
+    );
   }
   controller.events.on('build', onBuild);
   controller.events.on('queue', onQueue);
@@ -922,9 +868,6 @@ async function streamLogs(
   wake(filter.buildId);
   await sse.done;
 }
-
-/** Metrics are best effort: a failing store read is told by /readyz, never by a crash. */
-function bestEffort(): void {}
 
 /**
  * Settings given through the API are checked like the configuration file's: the pipeline

@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import {
   api,
   leftovers,
+  whenEmpty,
   logOf,
   startController,
   trigger,
@@ -81,6 +82,7 @@ const LOOP = `jobs:
   loop:
     image: slipway/busybox:1
     network: offline
+    checkout: false
     secrets: [TOKEN]
     steps:
       - |
@@ -106,7 +108,7 @@ describe('adopting a running step (real process, real Docker)', () => {
       expect(lines).toHaveLength(3000);
       expect(lines).toEqual(Array.from({ length: 3000 }, (_, i) => `L${i + 1} ***`));
       expect(fragments(await logOf(second.url, id))).toEqual([]);
-      expect(leftovers(p.data)).toEqual([]);
+      expect(await whenEmpty(() => leftovers(p.data))).toEqual([]);
     }, 180_000);
   }
 
@@ -119,6 +121,7 @@ describe('adopting a running step (real process, real Docker)', () => {
   cap:
     image: slipway/busybox:1
     network: offline
+    checkout: false
     steps:
       - |
         ${block(1)}; echo; echo "first done"; sleep 6
@@ -144,7 +147,7 @@ describe('adopting a running step (real process, real Docker)', () => {
     expect(Buffer.byteLength(log) - Buffer.byteLength(marker)).toBe(1048576);
     const step = build.jobRuns[0]!.attempts[0]!.steps[0]!;
     expect(step).toMatchObject({ truncated: true, logBytes: Buffer.byteLength(log) });
-    expect(leftovers(p.data)).toEqual([]);
+    expect(await whenEmpty(() => leftovers(p.data))).toEqual([]);
   }, 240_000);
 
   describe('what an adopted attempt reports', () => {
@@ -165,6 +168,7 @@ describe('adopting a running step (real process, real Docker)', () => {
   slow:
     image: slipway/busybox:1
     network: offline
+    checkout: false
     timeout: 20s
     steps:
       - echo started; sleep 60
@@ -173,6 +177,7 @@ describe('adopting a running step (real process, real Docker)', () => {
   gone:
     image: slipway/busybox:1
     network: offline
+    checkout: false
     steps:
       - echo started; sleep 60
       - echo never
@@ -190,7 +195,8 @@ describe('adopting a running step (real process, real Docker)', () => {
       const first = await startController(p.config, p.data, p.env);
       for (const job of ['five', 'slow', 'gone']) ids[job] = await trigger(first.url, job);
       // The step is running (as the controller stored it); its output is not awaited.
-      await waitForStep(first.url, ids.five!, 3);
+      // Step 0 is the implicit checkout, so `echo four` is step 4.
+      await waitForStep(first.url, ids.five!, 4);
       await waitForStep(first.url, ids.slow!, 0);
       await waitForStep(first.url, ids.gone!, 0);
       await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -216,7 +222,7 @@ describe('adopting a running step (real process, real Docker)', () => {
       ).chunks
         .map((c) => Buffer.from(c.b64, 'base64').toString())
         .join('');
-      expect(leftovers(p.data)).toEqual([]);
+      expect(await whenEmpty(() => leftovers(p.data))).toEqual([]);
     }, 240_000);
 
     it("reports the job's own timeout, and still ends on the original deadline", () => {
@@ -249,9 +255,9 @@ describe('adopting a running step (real process, real Docker)', () => {
     it('counts every step of the attempt in its summary, those before the restart too', () => {
       const five = builds.five!;
       expect(five.status).toBe('success');
-      expect(five.jobRuns[0]!.attempts[0]!.reason).toBe('5 steps succeeded');
+      expect(five.jobRuns[0]!.attempts[0]!.reason).toBe('6 steps succeeded');
       expect(five.jobRuns[0]!.attempts[0]!.steps.map((s) => s.status)).toEqual(
-        Array(5).fill('success'),
+        Array(6).fill('success'),
       );
     });
   });

@@ -70,7 +70,7 @@ const UTF8_LINES = 2000;
 const utf8Line = (i: number): string => `line ${i}: ünïcødé ✓ 日本語 🚀 end ${i}`;
 
 const job = (steps: string[]): string =>
-  `jobs:\n  work:\n    image: slipway/busybox:1\n    network: offline\n    steps:\n${steps
+  `jobs:\n  work:\n    image: slipway/busybox:1\n    network: offline\n    checkout: false\n    steps:\n${steps
     .map((s) => `      - |\n        ${s}\n`)
     .join('')}`;
 
@@ -279,7 +279,7 @@ describe('following a build across a controller crash (real controller, real Doc
       'ps',
       '-q',
       '--filter',
-      `label=dev.slipway.run=${name}-1`,
+      `label=dev.slipway.creator=controller:${readFileSync(join(data, 'controller-id'), 'utf8').trim()}`,
       '--filter',
       'status=running',
     ]);

@@ -3,6 +3,7 @@
  * real git repositories: a fork's pull request (a delivery modelled on GitHub's published
  * examples, signed with the job's secret) runs without secrets and without firing
  * `build.branch` guards; a SIGHUP applies changed and new secrets to the next build.
+ * Every job checks out its commit as step 0, so the pipelines' own steps count from 1.
  */
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -144,8 +145,8 @@ jobs:
 
     const push = await post('push', { DELIVERY: 'p-1', BEFORE: '0'.repeat(40), AFTER: master });
     expect((await finished(server.url, push.id)).status).toBe('success');
-    expect(await log(server.url, push.id, 0)).toBe('token is set (22 chars)\n');
-    expect(await log(server.url, push.id, 2)).toBe('DEPLOYING with a token of 22 chars\n');
+    expect(await log(server.url, push.id, 1)).toBe('token is set (22 chars)\n');
+    expect(await log(server.url, push.id, 3)).toBe('DEPLOYING with a token of 22 chars\n');
 
     const head = forkCommit(repo, 'refs/pull/7/head');
     const pr = await post('pull-request-opened-fork-master-form', {
@@ -161,16 +162,16 @@ jobs:
       prHeadBranch: 'master',
       trust: 'untrusted',
     });
-    expect(await log(server.url, pr.id, 0)).toBe('token is unset\n');
-    expect(await log(server.url, pr.id, 1)).toBe('head=master target=master branch=[] pr=7\n');
-    expect(build.jobRuns[0]!.attempts[0]!.steps[2]).toMatchObject({
+    expect(await log(server.url, pr.id, 1)).toBe('token is unset\n');
+    expect(await log(server.url, pr.id, 2)).toBe('head=master target=master branch=[] pr=7\n');
+    expect(build.jobRuns[0]!.attempts[0]!.steps[3]).toMatchObject({
       name: 'deploy',
       outcome: 'skipped',
     });
     const all = await log(server.url, pr.id, -1);
     expect(all).toMatch(/untrusted build: pull request #7 comes from alice\/app/);
     expect(all).toMatch(/secret DEPLOY_TOKEN withheld/);
-    expect(await log(server.url, pr.id, 2)).toBe('');
+    expect(await log(server.url, pr.id, 3)).toBe('');
   }, 120_000);
 
   it('applies a changed and a new `file:` secret on SIGHUP: the next build’s step sees the new values', async () => {
@@ -193,7 +194,7 @@ jobs:
 
     const first = await trigger();
     expect((await finished(server.url, first)).status).toBe('success');
-    expect(await log(server.url, first, 0)).toBe(
+    expect(await log(server.url, first, 1)).toBe(
       `${sha256('first-value')}  -\nTOKEN has 11 chars\n`,
     );
 
@@ -206,10 +207,10 @@ jobs:
     const second = await trigger();
     const build = await finished(server.url, second);
     expect(build.status).toBe('success');
-    expect(await log(server.url, second, 0)).toBe(
+    expect(await log(server.url, second, 1)).toBe(
       `${sha256('the-second-value')}  -\nTOKEN has 16 chars\n`,
     );
-    expect(await log(server.url, second, 1)).toBe(
+    expect(await log(server.url, second, 2)).toBe(
       `${sha256('an-extra-secret')}  -\nEXTRA has 15 chars\n`,
     );
   }, 120_000);

@@ -2,7 +2,8 @@
  * A step's output through a real `slipway server` process and the real Docker engine,
  * with secrets configured: stdout and stderr keep the order the step wrote them in, a
  * secret split across the two streams is masked, and a line without a secret reaches a
- * following client while the step still runs.
+ * following client while the step still runs. Every job checks out its commit as step 0
+ * (the CLI shows it as `[job:1]`), so the pipelines' own steps count from 1.
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +13,7 @@ import {
   api,
   type Controller,
   leftovers,
+  whenEmpty,
   logOf,
   startController,
   trigger,
@@ -76,13 +78,13 @@ describe('the log of a step (real process, real Docker, secrets configured)', ()
     const expected = [];
     for (let i = 1; i <= 15; i++) expected.push(`out ${i}`, `err ${i}`);
     expected.push('summary: 15 passed');
-    expect(await logOf(url, id, '?step=0')).toBe(`${expected.join('\n')}\n`);
+    expect(await logOf(url, id, '?step=1')).toBe(`${expected.join('\n')}\n`);
 
     // Each line is stored as the stream it was written to.
     const attempt = build.jobRuns[0]!.attempts[0]!.id;
     const window = await api<{ chunks: { stream: string; b64: string }[] }>(
       url,
-      `/api/v1/builds/${id}/logs?attempt=${attempt}&step=0&from=0`,
+      `/api/v1/builds/${id}/logs?attempt=${attempt}&step=1&from=0`,
     );
     for (const chunk of window.chunks) {
       const text = Buffer.from(chunk.b64, 'base64').toString();
@@ -94,15 +96,15 @@ describe('the log of a step (real process, real Docker, secrets configured)', ()
     const cli = await slipway(['logs', 'app#1'], {
       env: { SLIPWAY_SERVER: url, SLIPWAY_TOKEN: TOKEN },
     });
-    const cliLines = cli.stdout.split('\n').filter((l) => l.startsWith('[order:1] '));
-    expect(cliLines).toEqual(expected.map((l) => `[order:1] ${l}`));
+    const cliLines = cli.stdout.split('\n').filter((l) => l.startsWith('[order:2] '));
+    expect(cliLines).toEqual(expected.map((l) => `[order:2] ${l}`));
 
     // printf of the first half on stdout, the second on stderr, ten times.
-    const split = await logOf(url, id, '?step=1');
+    const split = await logOf(url, id, '?step=2');
     expect(split).not.toContain(SPLIT.slice(0, 10));
     expect(split).not.toContain(SPLIT.slice(10));
     expect(split.match(/\*\*\*/g)).toHaveLength(10);
-    expect(leftovers(data)).toEqual([]);
+    expect(await whenEmpty(() => leftovers(data))).toEqual([]);
   }, 120_000);
 
   it('warns about a secret too short to mask, by its name, at start, on reload and in --check', async () => {
@@ -134,7 +136,7 @@ describe('the log of a step (real process, real Docker, secrets configured)', ()
         (m) => JSON.parse(m[1]!) as { step?: number; b64?: string },
       );
       const output = lines
-        .filter((l) => l.step === 0 && l.b64)
+        .filter((l) => l.step === 1 && l.b64)
         .map((l) => Buffer.from(l.b64!, 'base64').toString())
         .join('');
       if (output.includes('connecting to db:5432\n')) break;
@@ -142,8 +144,8 @@ describe('the log of a step (real process, real Docker, secrets configured)', ()
     // The step sleeps 15 s after that line: it is still running, its last line not written.
     const build = await api<BuildDetail>(url, `/api/v1/builds/${id}`);
     expect(build.status).toBe('running');
-    expect(build.jobRuns[0]!.attempts[0]!.steps[0]!.status).toBe('running');
-    expect(await logOf(url, id, '?step=0')).toBe('connecting to db:5432\n');
+    expect(build.jobRuns[0]!.attempts[0]!.steps[1]!.status).toBe('running');
+    expect(await logOf(url, id, '?step=1')).toBe('connecting to db:5432\n');
     await reader.cancel();
     await waitForBuild(url, id);
   }, 120_000);

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runIdOf } from '../../src/server/controller.ts';
 import { slipway, startSlipway, type RunningCli } from '../support/cli.ts';
+import { whenEmpty } from '../support/controller-process.ts';
 import { gitRepo } from '../support/git.ts';
 import { project } from '../support/project.ts';
 
@@ -105,7 +106,7 @@ describe('slipway server (real process, real Docker)', () => {
       await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })
     ).text();
     expect(metrics).toMatch(/slipway_builds_finished_total\{status="success"\} 1/);
-    expect(slipwayContainers()).toEqual([]);
+    expect(await whenEmpty(slipwayContainers)).toEqual([]);
   });
 
   it('describes its signals as they behave', async () => {
@@ -242,7 +243,7 @@ jobs:
     );
     expect(detail.jobRuns[0]!.attempts).toHaveLength(1);
     expect(await logOf(second.url, byNumber[3]!.id, '?step=2')).toBe('after 3\n');
-    expect(slipwayContainers()).toEqual([]);
+    expect(await whenEmpty(slipwayContainers)).toEqual([]);
   }, 120_000);
 
   it('on SIGTERM hands running builds over: it exits at once, and the next start finishes them', async () => {
@@ -281,7 +282,7 @@ jobs:
       headers: { authorization: `Bearer ${TOKEN}` },
     });
     expect(await log.text()).toBe('before\nafter\n');
-    expect(slipwayContainers()).toEqual([]);
+    expect(await whenEmpty(slipwayContainers)).toEqual([]);
   }, 60_000);
 
   it('reloads its configuration on SIGHUP and keeps the running one when the new file is invalid', async () => {

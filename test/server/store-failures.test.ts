@@ -67,6 +67,7 @@ beforeAll(async () => {
     resolveRef: () => '',
     reload: () => Promise.reject(new Error('no configuration file')),
     version: 'test',
+    log: (line) => logged.push(line),
   });
   await store.jobs.put(jobInput('app', repo.dir), Date.now());
 });
@@ -149,7 +150,13 @@ describe('a store call that throws', () => {
       );
       expect(refused.status).toBe(500);
       expect(refused.body.code).toBe('internal');
-      expect(refused.body.message).toMatch(/injected: the build cannot be updated/);
+      // The client learns a request id, never the internal error; the log has both.
+      const id = /^internal error; request id (\w+)$/.exec(refused.body.message)?.[1];
+      expect(id, refused.body.message).toBeDefined();
+      expect(refused.body.message).not.toMatch(/injected/);
+      expect(logged.find((l) => l.includes(`request ${id}`))).toMatch(
+        /injected: the build cannot be updated/,
+      );
     } finally {
       store.builds.updateBuild = updateBuild;
     }

@@ -30,7 +30,8 @@ const DEPLOY_TOKEN = 'deploy-token-value-4821';
 const OTHER_SECRET = 'other-secret-value-9377';
 const auth = { authorization: `Bearer ${TOKEN}` };
 
-// Every build hangs in its last step, so the next delivery meets it running.
+// Every build hangs in its last step, so the next delivery meets it running. The
+// implicit checkout is step 0, so `env ...` is step 1 and `deploy` step 2.
 const PIPELINE = `
 on:
   push: { branches: [master] }
@@ -293,7 +294,7 @@ describe('GitHub deliveries (modelled on published examples)', () => {
     expect(assignmentOf(masterBuild.id).untrusted).toBeUndefined();
     expect(podOf(masterBuild.id).env.DEPLOY_TOKEN).toBe(DEPLOY_TOKEN);
     // The deploy guard fires on the real master.
-    expect(masterBuild.jobRuns[0]!.attempts[0]!.steps[1]).toMatchObject({
+    expect(masterBuild.jobRuns[0]!.attempts[0]!.steps[2]).toMatchObject({
       name: 'deploy',
       outcome: 'success',
     });
@@ -344,14 +345,14 @@ describe('GitHub deliveries (modelled on published examples)', () => {
     expect(pod.caches).toHaveLength(1);
     expect(podOf(masterBuild.id).caches).not.toContain(pod.caches[0]);
     // `if: build.branch == 'master'` does not fire; the build says why it has no secrets.
-    expect(forkBuild.jobRuns[0]!.attempts[0]!.steps[1]).toMatchObject({
+    expect(forkBuild.jobRuns[0]!.attempts[0]!.steps[2]).toMatchObject({
       name: 'deploy',
       outcome: 'skipped',
     });
     const progress = await stepLog(forkBuild.id, -1);
     expect(progress).toMatch(/untrusted build: pull request #7 comes from alice\/app/);
     expect(progress).toMatch(/secret DEPLOY_TOKEN withheld: the variable is unset/);
-    expect(await stepLog(forkBuild.id, 0)).toBe('master\n');
+    expect(await stepLog(forkBuild.id, 1)).toBe('master\n');
   });
 
   it('a new commit on the fork’s pull request (JSON) cancels the older build of that pull request only', async () => {
@@ -389,7 +390,10 @@ describe('GitHub deliveries (modelled on published examples)', () => {
       trustReason: null,
     });
     expect(assignmentOf(build.id).secrets).toEqual({ DEPLOY_TOKEN });
-    expect(build.jobRuns[0]!.attempts[0]!.steps[1]).toMatchObject({ outcome: 'skipped' });
+    expect(build.jobRuns[0]!.attempts[0]!.steps[2]).toMatchObject({
+      name: 'deploy',
+      outcome: 'skipped',
+    });
 
     const synchronized = await send('github', 'gh', 'pull-request-synchronize-same-repo-form', {
       HEAD_SHA: changes,
@@ -456,7 +460,10 @@ describe('GitLab deliveries (modelled on published examples)', () => {
       trust: 'untrusted',
     });
     expect(assignmentOf(build.id).secrets).toEqual({});
-    expect(build.jobRuns[0]!.attempts[0]!.steps[1]).toMatchObject({ outcome: 'skipped' });
+    expect(build.jobRuns[0]!.attempts[0]!.steps[2]).toMatchObject({
+      name: 'deploy',
+      outcome: 'skipped',
+    });
 
     const before = (await store.builds.list({ limit: 1000 })).length;
     for (let i = 0; i < 3; i++) {

@@ -148,3 +148,17 @@ export function leftovers(dataDir: string): string[] {
     ...list(['volume', 'ls', '-q', '--filter', label]),
   ];
 }
+
+/**
+ * What `list()` gives once it is empty, or what is still there after `timeoutMs`. A build
+ * is reported finished while its pod is still being removed: "no orphans" means none
+ * once the removal had its moment.
+ */
+export async function whenEmpty(list: () => string[], timeoutMs = 30_000): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left = list();
+    if (left.length === 0 || Date.now() > deadline) return left;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}

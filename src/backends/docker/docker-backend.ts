@@ -1,4 +1,5 @@
-import { Docker } from './dockerode.ts';
+import type { ContainerInfo, VolumeInspectInfo } from 'dockerode';
+import type { Docker } from './dockerode.ts';
 import {
   LABELS,
   PodError,
@@ -25,6 +26,7 @@ import {
 } from './container-spec.ts';
 import { DockerPod, removeContainer, removeVolume, type PodMember } from './docker-pod.ts';
 import { describeDockerError, isEngineUnreachable, withDeadline } from './docker-errors.ts';
+import { engineGet, filtersQuery } from './engine-get.ts';
 
 export interface DockerBackendOptions {
   /** Engine socket (default /var/run/docker.sock, or DOCKER_HOST when it is a unix: URL). */
@@ -40,7 +42,15 @@ interface ImageInfo {
 /** The Docker backend: pods are containers on one engine, driven through its API. */
 export function createDockerBackend(options: DockerBackendOptions = {}): Backend {
   const socketPath = options.socketPath ?? socketFromEnv() ?? '/var/run/docker.sock';
-  const docker = new Docker({ socketPath });
+  // dockerode (with ssh2 and its crypto, ~15 MiB resident) is loaded when the engine is
+  // first asked to do something; the ping and the listings do without it (engine-get.ts),
+  // so an idle controller never holds it. Every entry point below awaits ready().
+  let docker!: Docker;
+  let loading: Promise<void> | undefined;
+  const ready = (): Promise<void> =>
+    (loading ??= import('./dockerode.ts').then(({ Docker: Dockerode }) => {
+      docker = new Dockerode({ socketPath });
+    }));
   const pullTimeoutMs = options.pullTimeoutMs ?? 10 * 60_000;
 
   async function inspectImage(
@@ -279,8 +289,11 @@ export function createDockerBackend(options: DockerBackendOptions = {}): Backend
       label: [`${LABELS.managed}=1`, ...Object.entries(selector).map(([k, v]) => `${k}=${v}`)],
     };
     const [containers, volumes] = await Promise.all([
-      docker.listContainers({ all: true, filters }),
-      docker.listVolumes({ filters }),
+      engineGet<ContainerInfo[]>(socketPath, `/containers/json?all=1&${filtersQuery(filters)}`),
+      engineGet<{ Volumes: VolumeInspectInfo[] | null }>(
+        socketPath,
+        `/volumes?${filtersQuery(filters)}`,
+      ),
     ]);
     const pods = new Map<string, PodRef>();
     const add = (labels: Record<string, string> | undefined, resource: string): void => {
@@ -349,20 +362,35 @@ export function createDockerBackend(options: DockerBackendOptions = {}): Backend
 
   return {
     name: 'docker',
-    listCaches,
-    removeCache: (ref: CacheRef) => removeVolume(docker, ref.volume),
+    async listCaches(scope?: string) {
+      await ready();
+      return listCaches(scope);
+    },
+    async removeCache(ref: CacheRef) {
+      await ready();
+      return removeVolume(docker, ref.volume);
+    },
     async available() {
       try {
-        await withDeadline(docker.ping(), 3000, 'pinging the Docker engine');
+        await withDeadline(engineGet(socketPath, '/_ping'), 3000, 'pinging the Docker engine');
         return true;
       } catch {
         return false;
       }
     },
-    createPod,
-    adopt,
+    async createPod(spec: PodSpec, signal: AbortSignal, events?: PodEvents) {
+      await ready();
+      return createPod(spec, signal, events);
+    },
+    async adopt(podId: string) {
+      await ready();
+      return adopt(podId);
+    },
     list,
-    remove,
+    async remove(ref: PodRef) {
+      await ready();
+      return remove(ref);
+    },
     async close() {
       // dockerode keeps no persistent connections for plain requests.
     },

@@ -46,6 +46,8 @@ export interface FakePodRecord {
 export interface FakeOptions {
   /** Overrides any step: return a result to skip the command language. */
   onExec?: (call: FakeExecCall) => StepExit | undefined;
+  /** Called by a pod's teardown, which ends when this resolves (a slow engine, in tests). */
+  onDestroy?: (record: FakePodRecord) => Promise<void>;
 }
 
 export interface FakeBackend extends Backend {
@@ -266,9 +268,9 @@ class FakePod implements Pod {
     return Promise.resolve(archive as unknown as NodeJS.ReadableStream);
   }
 
-  destroy(): Promise<void> {
+  async destroy(): Promise<void> {
+    await this.options.onDestroy?.(this.record);
     this.record.destroyed = true;
-    return Promise.resolve();
   }
 }
 
