@@ -13,7 +13,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import type { AuthThrottle } from './auth-throttle.ts';
-import { ControllerError } from './controller.ts';
+import { ControllerError } from './api-error.ts';
 
 export interface AuthOptions {
   adminToken: string;

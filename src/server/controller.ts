@@ -29,6 +29,7 @@ import {
   type CommitInfo,
 } from '../vcs/git.ts';
 import { WriteBacklog } from './write-backlog.ts';
+import { ControllerError } from './api-error.ts';
 
 export interface ControllerOptions {
   store: Store;
@@ -87,17 +88,6 @@ export type TriggerResult =
   | { kind: 'invalid-inputs'; diagnostics: Diagnostic[] }
   | { kind: 'not-triggered'; reason: string }
   | { kind: 'duplicate'; buildId: number | null };
-
-/** An error the API shows as it is: a status code, a stable code, a sentence. */
-export class ControllerError extends Error {
-  constructor(
-    readonly statusCode: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 /** Why a queued attempt waits. */
 export interface QueueEntry {

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { ControllerError } from './controller.ts';
+import { ControllerError } from './api-error.ts';
 
 const STATUS_NAMES: Record<number, string> = {
   400: 'Bad Request',

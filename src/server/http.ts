@@ -21,7 +21,8 @@ import { isStoreFailure } from '../store/health.ts';
 import type { Job } from '../store/jobs.ts';
 import { installAuth } from './auth.ts';
 import { createAuthThrottle } from './auth-throttle.ts';
-import { ControllerError, planOf, type BuildDetail, type Controller } from './controller.ts';
+import { ControllerError } from './api-error.ts';
+import { planOf, type BuildDetail, type Controller } from './controller.ts';
 import {
   clientErrorHandler,
   createErrorHandler,
