@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { SlipwayError } from '../errors/index.ts';
+import type { Diagnostic } from '../pipeline/diagnostics.ts';
 import { formatDiagnostics } from '../pipeline/format.ts';
 import { parseDuration } from '../pipeline/units.ts';
 import {
@@ -105,7 +106,8 @@ function showDiagnostics(detail: BuildDetail, output: Output): void {
   if (detail.diagnostics.length === 0) return;
   output.err(
     sanitizeForTerminal(
-      formatDiagnostics(detail.diagnostics, detail.pipelineText ?? undefined, {
+      // The wire carries the code as a string; these are the compiler's own diagnostics.
+      formatDiagnostics(detail.diagnostics as Diagnostic[], detail.pipelineText ?? undefined, {
         color: output.color,
       }),
       { colors: output.color },
