@@ -42,11 +42,20 @@ export async function* readSse(body: Body): AsyncGenerator<SseEvent> {
       ready.push({ event: message.event ?? 'message', data: message.data, id: message.id }),
   });
   const decoder = new TextDecoder();
+  let endsInCr = false;
+  const feed = (text: string): void => {
+    if (text === '') return;
+    endsInCr = text.endsWith('\r');
+    parser.feed(text);
+  };
   for await (const piece of pieces(body)) {
-    parser.feed(decoder.decode(piece, { stream: true }));
+    feed(decoder.decode(piece, { stream: true }));
     yield* ready.splice(0);
   }
-  parser.feed(decoder.decode());
+  feed(decoder.decode());
+  // The parser waits after a final `\r` for a `\n` that may follow; at the end none can,
+  // so the line it ends is complete (and only that: an unfinished event stays dropped).
+  if (endsInCr) parser.feed('\n');
   yield* ready.splice(0);
 }
 
