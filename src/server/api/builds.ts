@@ -2,16 +2,14 @@
 import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod';
 import * as z from 'zod';
 import {
-  Build,
-  BuildDetail,
   BuildNumberParams,
   BuildParams,
   BuildsQuery,
-  ErrorBody,
   JobParams,
   RerunBody,
   TriggerBody,
-} from '../../api/schemas.ts';
+} from '../../api/requests.ts';
+import { Build, BuildDetail, ErrorBody } from '../../api/schemas.ts';
 import { AUTH_REFUSALS, fail, refusals, type ApiContext } from './context.ts';
 import { buildView, detailView } from './views.ts';
 

@@ -1,17 +1,9 @@
 /** Jobs: list, read, create or change, delete; a job's branches and manual inputs. */
 import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod';
 import * as z from 'zod';
-import {
-  Branches,
-  InputsQuery,
-  Job,
-  JobBody,
-  JobNameParams,
-  JobParams,
-  JobWithLastBuild,
-} from '../../api/schemas.ts';
+import { InputsQuery, JobBody, JobNameParams, JobParams } from '../../api/requests.ts';
+import { Branches, Job, JobWithLastBuild, ManualInputs } from '../../api/schemas.ts';
 import { pipelinePathProblem } from '../../config/pipeline-path.ts';
-import { ManualInputs } from '../../api/schemas.ts';
 import { AUTH_REFUSALS, fail, refusals, type ApiContext } from './context.ts';
 import { buildView, jobView } from './views.ts';
 

@@ -4,13 +4,8 @@
  */
 import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod';
 import * as z from 'zod';
-import {
-  BuildParams,
-  LogSearchQuery,
-  LogSearchResult,
-  LogsQuery,
-  LogWindow,
-} from '../../api/schemas.ts';
+import { BuildParams, LogSearchQuery, LogsQuery } from '../../api/requests.ts';
+import { LogSearchResult, LogWindow } from '../../api/schemas.ts';
 import { logDownload } from '../log-download.ts';
 import { AUTH_REFUSALS, fail, refusals, type ApiContext } from './context.ts';
 import { streamLogs } from './sse.ts';

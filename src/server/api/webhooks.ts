@@ -4,7 +4,8 @@
  * the signature or token is the check.
  */
 import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod';
-import { HookParams, WebhookAnswer } from '../../api/schemas.ts';
+import { HookParams } from '../../api/requests.ts';
+import { WebhookAnswer } from '../../api/schemas.ts';
 import { matchPatterns } from '../../pipeline/glob.ts';
 import { parseDelivery, PROVIDERS, verify, type Provider } from '../webhooks.ts';
 import { fail, OPEN, refusals, type ApiContext } from './context.ts';
