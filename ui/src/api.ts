@@ -17,6 +17,8 @@ export type {
   JobRun,
   JobWithLastBuild as Job,
   LogChunk,
+  LogSearchResult,
+  LogWindow as LogWindowAnswer,
   QueueEntry,
   Step,
 } from '../../src/api/schemas.ts';
