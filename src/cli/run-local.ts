@@ -61,7 +61,7 @@ export async function runLocal(
   output: Output,
 ): Promise<number> {
   const context = contextFromOptions(options, await facts);
-  const compiled = compile(file.text, { file: file.displayName, context });
+  const compiled = compile(file.text, { file: file.displayName, context, jitless: true });
   if (compiled.diagnostics.length > 0)
     output.err(formatDiagnostics(compiled.diagnostics, file.text, { color: output.color }));
   if (hasErrors(compiled.diagnostics) || !compiled.plan) return 2;

@@ -50,7 +50,7 @@ export function registerValidate(
       const facts = gitContext(file.dir);
       const { compile } = await import('../pipeline/compile.ts');
       const context = contextFromOptions(options, await facts);
-      const result = compile(file.text, { file: file.displayName, context });
+      const result = compile(file.text, { file: file.displayName, context, jitless: true });
       const failed = hasErrors(result.diagnostics);
       if (options.format === 'json') {
         output.out(

@@ -34,6 +34,12 @@ export interface CompileOptions {
   limits?: Partial<YamlLimits>;
   /** Most variants one matrix may expand to (default 256). */
   maxVariants?: number;
+  /**
+   * Check the structure without zod's generated fast paths. For a process that compiles
+   * one pipeline and exits (the CLI): generating and compiling them costs more than they
+   * save on a single parse. Same results either way.
+   */
+  jitless?: boolean;
 }
 
 export interface CompileResult {
@@ -90,7 +96,8 @@ function compileInto(
     Object.entries(doc.value as Record<string, unknown>).filter(([key]) => !key.startsWith('x-')),
   );
 
-  const shell = PipelineShellSchema.safeParse(top);
+  const parse = { jitless: options.jitless === true };
+  const shell = PipelineShellSchema.safeParse(top, parse);
   if (!shell.success)
     diagnostics.push(
       ...schemaDiagnostics(shell.error.issues, PipelineShellSchema, top, [], doc, source),
@@ -99,9 +106,9 @@ function compileInto(
   const part = <K extends keyof RawPipeline>(key: K): RawPipeline[K] | undefined => {
     if (shell.success) return shell.data[key];
     const schema = PipelineShellSchema.shape[key];
-    const parsed = schema.safeParse(top[key]);
+    const parsed = schema.safeParse(top[key], parse);
     if (parsed.success) return parsed.data as RawPipeline[K];
-    const pruned = schema.safeParse(prune(top[key], parsed.error.issues));
+    const pruned = schema.safeParse(prune(top[key], parsed.error.issues), parse);
     return pruned.success ? (pruned.data as RawPipeline[K]) : undefined;
   };
   const on = part('on');
@@ -181,7 +188,7 @@ function compileInto(
 
   const checked: CheckedJob[] = [];
   for (const [name, rawJob] of Object.entries(rawJobs ?? {})) {
-    const parsed = JobSchema.safeParse(rawJob);
+    const parsed = JobSchema.safeParse(rawJob, parse);
     if (parsed.success) {
       checked.push(checkJob(name, parsed.data, scope));
       continue;
@@ -193,6 +200,7 @@ function compileInto(
     const broken = new Set(parsed.error.issues.map((i) => String(i.path[0] ?? '')));
     const pruned = JobSchema.safeParse(
       prune(rawJob, parsed.error.issues, Object.keys(JobSchema.shape)),
+      parse,
     );
     if (pruned.success) checked.push({ ...checkJob(name, pruned.data, scope, broken), ok: false });
   }

@@ -7,6 +7,12 @@ import { parseLabelExpression } from './labels.ts';
  * The `.slipway.yml` format v1 as a zod schema: the single source for validation and
  * for the JSON Schema published to editors (`slipway schema`). Structure is checked
  * here; meaning (needs, matrix, expressions) is checked by the compiler afterwards.
+ *
+ * Descriptions for the JSON Schema are attached with `.register(z.globalRegistry, …)`,
+ * not `.meta(…)`: `.meta` clones the schema to attach them, and these schemas are built at
+ * import by every `slipway validate`, where the clones cost start-up time and validation
+ * never reads the metadata. Each one is registered on a schema made for it alone, so the
+ * published schema is the same (`npm run schema` writes it byte for byte as before).
  */
 
 /** Attaches a stable diagnostic code (and optionally a column inside the value) to a custom issue. */
@@ -26,7 +32,7 @@ const Duration = z
     const parsed = parseDuration(value);
     if (!parsed.ok) issue(ctx, 'invalid-duration', parsed.reason);
   })
-  .meta({
+  .register(z.globalRegistry, {
     description: 'A duration with a unit: 90s, 10m, 1h30m (units ms, s, m, h, d).',
     examples: ['10m'],
   });
@@ -37,7 +43,7 @@ const Size = z
     const parsed = parseSize(value);
     if (!parsed.ok) issue(ctx, 'invalid-size', parsed.reason);
   })
-  .meta({
+  .register(z.globalRegistry, {
     description: 'A size with a unit: 512MiB, 2GiB (KiB/MiB/GiB binary; KB/MB/GB decimal).',
     examples: ['512MiB'],
   });
@@ -46,7 +52,7 @@ const Pattern = z.string().superRefine((value, ctx) => {
   const problem = checkPattern(value);
   if (problem) issue(ctx, 'invalid-pattern', problem);
 });
-const Patterns = z.union([Pattern, z.array(Pattern)]).meta({
+const Patterns = z.union([Pattern, z.array(Pattern)]).register(z.globalRegistry, {
   description: 'A glob or list of globs (`*` within a segment, `**` across `/`, `!` to exclude).',
 });
 
@@ -58,7 +64,9 @@ const EnvMap = z
     }),
     Scalar,
   )
-  .meta({ description: 'Environment variables. Values may use ${{ }} expressions.' });
+  .register(z.globalRegistry, {
+    description: 'Environment variables. Values may use ${{ }} expressions.',
+  });
 
 export const JOB_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
 const JobName = z.string().regex(JOB_NAME, {
@@ -81,14 +89,14 @@ const When = z
     branch: Patterns.optional(),
     tag: Patterns.optional(),
     event: z.union([EventName, z.array(EventName)]).optional(),
-    status: StatusName.optional().meta({
+    status: StatusName.optional().register(z.globalRegistry, {
       description:
         'success (default): run when everything before succeeded; failure: only when something failed; always.',
     }),
   })
-  .meta({ description: 'Run only when all given conditions hold.' });
+  .register(z.globalRegistry, { description: 'Run only when all given conditions hold.' });
 
-const Shell = z.union([z.enum(['sh', 'bash']), z.string().min(1)]).meta({
+const Shell = z.union([z.enum(['sh', 'bash']), z.string().min(1)]).register(z.globalRegistry, {
   description:
     'sh (default: sh -e), bash (bash -e -o pipefail), or a command line the script is appended to, like "python3 -c".',
 });
@@ -99,34 +107,30 @@ const Checkout = z.strictObject({
     .int()
     .min(0)
     .optional()
-    .meta({ description: 'History depth; 0 = full (default 1).' }),
+    .register(z.globalRegistry, { description: 'History depth; 0 = full (default 1).' }),
   submodules: z.boolean().optional(),
-  path: z
-    .string()
-    .optional()
-    .meta({ description: 'Directory under the workspace to check out into.' }),
+  path: z.string().optional().register(z.globalRegistry, {
+    description: 'Directory under the workspace to check out into.',
+  }),
 });
 
 export const StepSchema = z
   .strictObject({
     name: z.string().min(1).optional(),
-    run: z
-      .string()
-      .optional()
-      .meta({ description: 'The script; multi-line with `|`. Runs with `shell`.' }),
-    checkout: z
-      .union([z.boolean(), Checkout])
-      .optional()
-      .meta({ description: 'The built-in checkout step: the build commit into the workspace.' }),
+    run: z.string().optional().register(z.globalRegistry, {
+      description: 'The script; multi-line with `|`. Runs with `shell`.',
+    }),
+    checkout: z.union([z.boolean(), Checkout]).optional().register(z.globalRegistry, {
+      description: 'The built-in checkout step: the build commit into the workspace.',
+    }),
     env: EnvMap.optional(),
     timeout: Duration.optional(),
-    if: z
-      .union([z.string(), z.boolean()])
-      .optional()
-      .meta({ description: 'A condition: `${{ build.branch == "main" }}`, failure(), always().' }),
+    if: z.union([z.string(), z.boolean()]).optional().register(z.globalRegistry, {
+      description: 'A condition: `${{ build.branch == "main" }}`, failure(), always().',
+    }),
     when: When.optional(),
     allow_failure: z.boolean().optional(),
-    image: z.string().min(1).optional().meta({
+    image: z.string().min(1).optional().register(z.globalRegistry, {
       description:
         'Run this step in another image that shares the workspace (like docker.image(x).inside).',
     }),
@@ -134,15 +138,17 @@ export const StepSchema = z
       .string()
       .min(1)
       .optional()
-      .meta({ description: "Run in one of the job's `containers:`." }),
+      .register(z.globalRegistry, { description: "Run in one of the job's `containers:`." }),
     working_dir: z.string().min(1).optional(),
     shell: Shell.optional(),
   })
-  .meta({ description: 'A step: `run:` a script or `checkout:` the commit.' });
+  .register(z.globalRegistry, {
+    description: 'A step: `run:` a script or `checkout:` the commit.',
+  });
 
-const Step = z
-  .union([z.string().min(1), StepSchema])
-  .meta({ description: 'A shell command (shorthand), the word `checkout`, or a step mapping.' });
+const Step = z.union([z.string().min(1), StepSchema]).register(z.globalRegistry, {
+  description: 'A shell command (shorthand), the word `checkout`, or a step mapping.',
+});
 
 const Resources = z.strictObject({
   cpus: z
@@ -150,7 +156,7 @@ const Resources = z.strictObject({
     .positive()
     .max(1024)
     .optional()
-    .meta({ description: 'CPU cores, fractions allowed (0.5).' }),
+    .register(z.globalRegistry, { description: 'CPU cores, fractions allowed (0.5).' }),
   memory: Size.optional(),
   pids: z
     .number()
@@ -158,7 +164,7 @@ const Resources = z.strictObject({
     .min(16)
     .max(1_000_000)
     .optional()
-    .meta({ description: 'Process limit (default 1024).' }),
+    .register(z.globalRegistry, { description: 'Process limit (default 1024).' }),
 });
 
 const FailureClassName = z.enum(['failure', 'infra', 'timeout', 'oom_killed']);
@@ -170,7 +176,7 @@ const Retry = z
       on: z.union([FailureClassName, z.array(FailureClassName)]).optional(),
     }),
   ])
-  .meta({
+  .register(z.globalRegistry, {
     description: 'Retries: a count, or { max, on: [failure, infra, timeout, oom_killed] }.',
   });
 
@@ -182,7 +188,7 @@ const Labels = z
     if (!parsed.ok)
       issue(ctx, 'invalid-label-expression', parsed.error.message, parsed.error.column);
   })
-  .meta({
+  .register(z.globalRegistry, {
     description:
       'Which agents may run the job: an expression like `linux && !arm64`, or a list (all required).',
   });
@@ -191,22 +197,18 @@ const Command = z.union([z.string().min(1), z.array(z.string())]);
 
 const Ready = z
   .strictObject({
-    tcp: z
-      .number()
-      .int()
-      .min(1)
-      .max(65535)
-      .optional()
-      .meta({ description: 'Ready when this port accepts connections on localhost.' }),
-    command: z
-      .string()
-      .min(1)
-      .optional()
-      .meta({ description: 'Ready when this command exits 0 inside the service.' }),
+    tcp: z.number().int().min(1).max(65535).optional().register(z.globalRegistry, {
+      description: 'Ready when this port accepts connections on localhost.',
+    }),
+    command: z.string().min(1).optional().register(z.globalRegistry, {
+      description: 'Ready when this command exits 0 inside the service.',
+    }),
     timeout: Duration.optional(),
     interval: Duration.optional(),
   })
-  .meta({ description: 'How to tell the service is ready: `tcp: PORT` or `command:`.' });
+  .register(z.globalRegistry, {
+    description: 'How to tell the service is ready: `tcp: PORT` or `command:`.',
+  });
 
 const Service = z.strictObject({
   image: z.string().min(1),
@@ -228,13 +230,14 @@ const Artifacts = z
     z.array(z.string().min(1)).min(1),
     z.strictObject({ paths: z.array(z.string().min(1)).min(1), when: ArtifactWhen.optional() }),
   ])
-  .meta({ description: 'Files to keep after the job: globs relative to the workspace.' });
+  .register(z.globalRegistry, {
+    description: 'Files to keep after the job: globs relative to the workspace.',
+  });
 
 const CacheEntry = z.strictObject({
-  key: z
-    .string()
-    .min(1)
-    .meta({ description: 'Cache key template, e.g. npm-${{ hashFiles("package-lock.json") }}.' }),
+  key: z.string().min(1).register(z.globalRegistry, {
+    description: 'Cache key template, e.g. npm-${{ hashFiles("package-lock.json") }}.',
+  }),
   paths: z.array(z.string().min(1)).min(1),
   policy: z.enum(['pull-push', 'pull', 'push']).optional(),
 });
@@ -246,17 +249,23 @@ const Matrix = z
     exclude: z.array(z.record(z.string(), Scalar)).optional(),
   })
   .catchall(z.array(Scalar).min(1))
-  .meta({ description: 'Named axes (lists of values); the job runs once per combination.' });
+  .register(z.globalRegistry, {
+    description: 'Named axes (lists of values); the job runs once per combination.',
+  });
 
-const Network = z.enum(['isolated', 'offline', 'host', 'none']).meta({
+const Network = z.enum(['isolated', 'offline', 'host', 'none']).register(z.globalRegistry, {
   description:
     'isolated (default): private namespace with outside access; offline: private, no outside access; host; none.',
 });
 
 export const JobSchema = z.strictObject({
-  image: z.string().min(1).optional().meta({ description: 'The primary container image.' }),
+  image: z
+    .string()
+    .min(1)
+    .optional()
+    .register(z.globalRegistry, { description: 'The primary container image.' }),
   steps: z.array(Step).min(1),
-  checkout: z.boolean().optional().meta({
+  checkout: z.boolean().optional().register(z.globalRegistry, {
     description:
       'Check the commit out into the workspace before the first step (default true). A `checkout` step places it yourself; false: no checkout.',
   }),
@@ -264,7 +273,7 @@ export const JobSchema = z.strictObject({
   secrets: z
     .array(z.string().regex(ENV_NAME))
     .optional()
-    .meta({ description: 'Secrets injected as env at run time.' }),
+    .register(z.globalRegistry, { description: 'Secrets injected as env at run time.' }),
   needs: z.union([z.string().min(1), z.array(z.string().min(1))]).optional(),
   matrix: Matrix.optional(),
   when: When.optional(),
@@ -283,7 +292,7 @@ export const JobSchema = z.strictObject({
     .string()
     .min(1)
     .optional()
-    .meta({ description: 'User (name or uid[:gid]) the containers run as.' }),
+    .register(z.globalRegistry, { description: 'User (name or uid[:gid]) the containers run as.' }),
   network: Network.optional(),
 });
 
@@ -297,8 +306,15 @@ const Input = z.strictObject({
 });
 
 const Schedule = z.strictObject({
-  cron: z.string().min(1).meta({ description: 'Five-field cron: minute hour day month weekday.' }),
-  timezone: z.string().min(1).optional().meta({ description: 'IANA time zone, default UTC.' }),
+  cron: z
+    .string()
+    .min(1)
+    .register(z.globalRegistry, { description: 'Five-field cron: minute hour day month weekday.' }),
+  timezone: z
+    .string()
+    .min(1)
+    .optional()
+    .register(z.globalRegistry, { description: 'IANA time zone, default UTC.' }),
   branch: z.string().min(1).optional(),
 });
 
@@ -342,8 +358,10 @@ export const PipelineShellSchema = z.strictObject({
 
 /** The whole format, for the published JSON Schema. */
 export const PipelineSchema = PipelineShellSchema.extend({
-  jobs: z.record(JobName, JobSchema).meta({ description: 'The jobs, by name.' }),
-}).meta({
+  jobs: z
+    .record(JobName, JobSchema)
+    .register(z.globalRegistry, { description: 'The jobs, by name.' }),
+}).register(z.globalRegistry, {
   title: 'Slipway pipeline (.slipway.yml)',
   description: 'A Slipway CI pipeline. Reference: docs/pipeline.md',
 });
