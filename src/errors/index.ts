@@ -17,6 +17,8 @@ export const ERROR_CODES = {
     "The controller's store file cannot be opened, is not a SQLite database, or is damaged.",
   SW_SERVER_UNREACHABLE: 'The controller named by --server / SLIPWAY_SERVER does not answer.',
   SW_API_ERROR: 'The controller refused a request; its error code and message are shown.',
+  SW_CREDENTIALS_KEY:
+    'The credentials key is missing, malformed, or not the key the stored credentials were encrypted with.',
   SW_INTERNAL: 'A bug in Slipway: something that should not happen did. Please report it.',
 } as const;
 
