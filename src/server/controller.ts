@@ -30,6 +30,7 @@ import {
 } from '../vcs/git.ts';
 import { WriteBacklog } from './write-backlog.ts';
 import { ControllerError } from './api-error.ts';
+import type { BuildCredentials } from '../credentials/build-secrets.ts';
 
 export interface ControllerOptions {
   store: Store;
@@ -42,6 +43,8 @@ export interface ControllerOptions {
   maxJobMs?: number;
   /** Secret values by name, given to the jobs that list them (`setSecrets` replaces them). */
   secrets: Readonly<Record<string, string>>;
+  /** Stored credentials: checked against their scopes at trigger, given at dispatch. */
+  credentials?: BuildCredentials;
   now?: () => number;
   /** Where failures that no caller can handle are told, with their context (the server's log). */
   log?: (line: string) => void;
@@ -428,6 +431,26 @@ export class Controller implements ControllerPort {
         ...(commit ? { commit } : {}),
       };
     }
+    // Credentials outside their scope: the build is an error, never run with a missing value.
+    const refused = pr?.untrusted
+      ? []
+      : (this.options.credentials?.check({
+          job: job.name,
+          branch: context.branch,
+          plan: result.plan,
+          text,
+          file: job.pipelinePath,
+          isPlainSecret: (name) => this.secrets[name] !== undefined,
+        }) ?? []);
+    if (refused.length > 0)
+      return {
+        kind: 'error',
+        reason: `${refused.length === 1 ? 'a credential' : `${refused.length} credentials`} the pipeline names may not be used by this build: ${refused[0]!.message}`,
+        text,
+        context,
+        diagnostics: [...result.diagnostics, ...refused],
+        ...(commit ? { commit } : {}),
+      };
     // Manual, API and schedule triggers were asked for by name; only webhooks are filtered by on:.
     const triggered = request.cause !== 'webhook' || result.plan.triggered;
     return {
@@ -776,6 +799,14 @@ export class Controller implements ControllerPort {
         const value = this.secrets[name];
         if (value !== undefined) secrets[name] = value;
       }
+    const credentials = untrusted
+      ? undefined
+      : this.options.credentials?.values(
+          job.name,
+          build.branch,
+          plan.secrets.filter((name) => secrets[name] === undefined),
+        );
+    if (credentials) Object.assign(secrets, credentials.secrets);
     return {
       attemptId: attempt.id,
       buildId: build.id,
@@ -785,6 +816,7 @@ export class Controller implements ControllerPort {
       context: contextOf(build, job),
       repo: { url: job.repo, sha: build.sha, ...(build.ref ? { ref: build.ref } : {}) },
       secrets,
+      ...(credentials?.masks.length ? { masks: credentials.masks } : {}),
       ...(untrusted
         ? { untrusted: build.trust_reason ?? "the build comes from outside the job's repository" }
         : {}),

@@ -19,6 +19,8 @@ import type { BuildRow } from '../store/builds.ts';
 import { FINISHED } from '../store/builds.ts';
 import { isStoreFailure } from '../store/health.ts';
 import type { Job } from '../store/jobs.ts';
+import type { CredentialVault } from '../credentials/vault.ts';
+import { credentialRoutes } from './api/credentials.ts';
 import { installAuth } from './auth.ts';
 import { createAuthThrottle } from './auth-throttle.ts';
 import { ControllerError } from './api-error.ts';
@@ -58,6 +60,8 @@ export interface HttpOptions {
   requestTimeoutMs?: number;
   /** Where errors a client is not told about are logged (default stderr). */
   log?: (line: string) => void;
+  /** The credentials store; its routes are served when it is given. */
+  credentials?: CredentialVault;
   /** Sees every route as it is registered (tests enumerate the routes with it). */
   onRoute?: (route: { method: string[]; url: string }) => void;
 }
@@ -566,6 +570,7 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
     '/api/v1/jobs/:name/inputs',
     (request) => controller.manualInputs(request.params.name, request.query.branch),
   );
+  if (options.credentials) await app.register(credentialRoutes(options.credentials));
   app.get('/api/v1/events', (request, reply) => streamEvents(controller, request, reply, streams));
   app.get('/api/v1/queue', () => controller.queue());
   app.get('/api/v1/agents', () => controller.agentsDetail());

@@ -2,6 +2,7 @@
  * The OpenAPI document of /api/v1, served at /api/v1/openapi.json. The route table here
  * is checked against the server's real routes by a test, so the document cannot drift.
  */
+import { CREDENTIAL_ROUTE_DOCS } from './api/credentials.ts';
 
 export interface RouteDoc {
   method: 'get' | 'put' | 'post' | 'delete';
@@ -210,6 +211,7 @@ export const OPENAPI_ROUTES: RouteDoc[] = [
       '413': 'Body too large.',
     },
   },
+  ...CREDENTIAL_ROUTE_DOCS,
 ];
 
 const errorSchema = {

@@ -17,6 +17,7 @@ import {
 } from 'kysely';
 import { SlipwayError } from '../errors/index.ts';
 import { BuildStore } from './builds.ts';
+import { CredentialStore } from './credentials.ts';
 import { StoreHealth, storageFailure, type MinFreeDisk } from './health.ts';
 import { JobStore } from './jobs.ts';
 import { LogStore } from './logs.ts';
@@ -30,6 +31,7 @@ export interface Store {
   readonly builds: BuildStore;
   readonly logs: LogStore;
   readonly triggers: TriggerStore;
+  readonly credentials: CredentialStore;
   /** Whether the store can be written and trusted; `health.start()` begins the periodic checks. */
   readonly health: StoreHealth;
   /** Throws when the store cannot answer a trivial query. */
@@ -102,6 +104,7 @@ export async function openStore(file: string, options: StoreOptions = {}): Promi
     builds: new BuildStore(db),
     logs: new LogStore(db),
     triggers: new TriggerStore(db),
+    credentials: new CredentialStore(db),
     health,
     async ping() {
       await db.selectFrom('meta').select('key').limit(1).execute();
