@@ -36,6 +36,19 @@ export default tseslint.config(
         'error',
         { allowNumber: true, allowBoolean: true },
       ],
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: 'kysely',
+              allowTypeImports: true,
+              message:
+                "Import kysely's values from src/store/kysely.ts (its CommonJS build, see there); type imports are fine.",
+            },
+          ],
+        },
+      ],
       'no-restricted-syntax': [
         'error',
         {

@@ -5,6 +5,7 @@
  * timeline of one build from trigger to the client being told it finished.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,6 +76,21 @@ export async function startServerProcess(root: string, config: string): Promise<
       await done;
     },
   };
+}
+
+/**
+ * The `dev.slipway.run` label of a build's pod: the controller's id, the job's slug and a
+ * short hash of its name, the build's number (as `runIdOf` in the controller makes it).
+ */
+export function runLabel(controllerId: string, job: string, number: number): string {
+  const slug =
+    job
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '')
+      .slice(0, 20) || 'job';
+  const hash = createHash('sha256').update(job).digest('hex').slice(0, 6);
+  return `${controllerId}-${slug}-${hash}-${number}`;
 }
 
 export async function api<T>(url: string, path: string, body?: unknown): Promise<T> {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `slipway` command. Runs the compiled CLI from dist/ (built by `npm run build`).
-import { main } from '../dist/cli/main.js';
+// The `slipway` command. Runs the bundled CLI from dist/bundle/ (built by `npm run build`).
+import { main } from '../dist/bundle/slipway.js';
 
 process.exitCode = await main(process.argv);

@@ -62,7 +62,7 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 
 # The TypeScript build into dist/, when any source is newer.
-if [ ! -f dist/cli/main.js ] || [ -n "$(find src package.json tsconfig.json tsconfig.build.json -newer dist/cli/main.js -print -quit)" ]; then
+if [ ! -f dist/bundle/slipway.js ] || [ -n "$(find src scripts/build-cli.mjs package.json tsconfig.json tsconfig.build.json -newer dist/bundle/slipway.js -print -quit)" ]; then
   say "building dist/"
   npm run --silent build:server
 fi

@@ -21,6 +21,7 @@ import {
   peakOverlap,
   phaseMedians,
   removeRoot,
+  runLabel,
   startServerProcess,
   timelineOf,
   watchEvents,
@@ -112,7 +113,7 @@ async function slipwayBurst(job: string): Promise<SlipwayBurst> {
       (l) =>
         l['dev.slipway.creator'] === creator &&
         l['dev.slipway.role'] === 'primary' &&
-        triggered.some((b) => l['dev.slipway.run'] === `${job}-${b.number}`),
+        triggered.some((b) => l['dev.slipway.run'] === runLabel(server.id, job, b.number)),
     );
   for (let i = 0; i < 100 && primaries().some((p) => p.destroy === undefined); i++)
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -123,7 +124,7 @@ async function slipwayBurst(job: string): Promise<SlipwayBurst> {
       b.sent,
       b.accepted,
       told[i]!,
-      pods.find((p) => p.labels['dev.slipway.run'] === `${job}-${b.number}`),
+      pods.find((p) => p.labels['dev.slipway.run'] === runLabel(server.id, job, b.number)),
     ),
   );
   const attempts = details.map((d) => d.jobRuns[0]!.attempts.at(-1)!);

@@ -20,6 +20,7 @@ import {
   phaseMedians,
   PHASES,
   removeRoot,
+  runLabel,
   startServerProcess,
   timelineOf,
   type BuildDetail,
@@ -55,7 +56,7 @@ async function oneBuild(job: string): Promise<Timeline> {
   const told = await followToEnd(server.url, build.id);
   const detail = await api<BuildDetail>(server.url, `/api/v1/builds/${build.id}`);
   if (detail.status !== 'success') throw new Error(`build ${build.id} ended ${detail.status}`);
-  const run = `${job}-${build.number}`;
+  const run = runLabel(server.id, job, build.number);
   const creator = `controller:${server.id}`;
   const pod = (): ReturnType<typeof events.lives>[number] | undefined =>
     events.lives(

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { SEARCH_PAGE } from '../../src/store/logs.ts';
-import { openStore } from '../../src/store/open.ts';
+import { openSqliteStore } from '../../src/store/open.ts';
 import { machine, median, saveResult } from '../lib.ts';
 
 const RUNS = Number(process.argv[2] ?? 5);
@@ -20,7 +20,7 @@ const MIB = Number(process.argv[3] ?? 100);
 const CHUNK = 256 * 1024;
 
 const dir = mkdtempSync(join(tmpdir(), 'slipway-bench-search-'));
-const store = await openStore(join(dir, 'slipway.db'));
+const store = await openSqliteStore(join(dir, 'slipway.db'));
 try {
   // Lines like a build's, a rare needle near the end (the search has to read everything).
   const line = (i: number): string => `2026-11-29T12:00:00Z step output line ${i} with some text\n`;

@@ -1,16 +1,14 @@
 /** `slipway server`: the controller with its API, queue, scheduler and embedded agent. */
 import type { Command } from 'commander';
-import {
-  ConfigError,
-  defaultConfig,
-  loadConfig,
-  resolveRef,
-  resolveSecrets,
-} from '../config/server-config.ts';
-import { SlipwayError } from '../errors/index.ts';
-import { shortSecretWarnings } from '../logs/secret-forms.ts';
-import { startServer } from '../main/server.ts';
-import { formatDiagnostics } from '../pipeline/format.ts';
+import { holdYoungGeneration } from './startup-heap.ts';
+// The young generation is held small while the controller's modules load (see there).
+const releaseYoungGeneration = holdYoungGeneration();
+const { ConfigError, defaultConfig, loadConfig, resolveRef, resolveSecrets } =
+  await import('../config/server-config.ts');
+const { SlipwayError } = await import('../errors/index.ts');
+const { shortSecretWarnings } = await import('../logs/secret-forms.ts');
+const { startServer } = await import('../main/server.ts');
+const { formatDiagnostics } = await import('../pipeline/format.ts');
 import type { Output } from './output.ts';
 
 interface ServerCliOptions {
@@ -101,6 +99,7 @@ Signals:
       output.err(
         `slipway: controller listening on ${server.url} (data in ${server.config.dataDir})`,
       );
+      releaseYoungGeneration();
       // Last line of defence: one failed call never ends the controller. Every known path
       // handles its failures; one that does not is a bug, told here with its stack.
       process.on('unhandledRejection', (reason) => {

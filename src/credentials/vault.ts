@@ -6,7 +6,7 @@
  * wrong or missing key stops the start instead of surfacing in a build.
  */
 import { SlipwayError } from '../errors/index.ts';
-import type { CredentialRow, CredentialStore } from '../store/credentials.ts';
+import type { CredentialRow, CredentialsPort } from '../store/ports.ts';
 import { seal, unseal } from './cipher.ts';
 import {
   CREDENTIAL_KINDS,
@@ -60,7 +60,7 @@ export class CredentialVault {
   private rotation: Promise<{ keyId: string; resealed: number }> | undefined;
 
   private constructor(
-    private readonly store: CredentialStore,
+    private readonly store: CredentialsPort,
     private keyring: Keyring,
     private readonly now: () => number,
   ) {}
@@ -70,7 +70,7 @@ export class CredentialVault {
    * `SW_CREDENTIALS_KEY` naming the first one that does not (a wrong or missing key).
    */
   static async open(
-    store: CredentialStore,
+    store: CredentialsPort,
     keyring: Keyring,
     now: () => number = Date.now,
   ): Promise<CredentialVault> {

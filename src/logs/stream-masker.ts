@@ -4,10 +4,16 @@
  * output keeps the order of the input. Each piece it returns is tagged with its stream;
  * a masked region belongs to the stream where it began.
  *
- * Guarantee (with `swapWindowMs: 0`): concatenating the pieces equals one leftmost-longest
- * replace over the concatenation of every write, however the input was split; every byte
- * keeps its stream. Like the one-stream masker it holds back only the longest suffix that
- * may still begin a secret.
+ * Matching is one leftmost-longest replace over the concatenation of every write, however
+ * the input was split; every byte keeps its stream. Like the one-stream masker it holds
+ * back only what may still begin a secret: the longest such suffix of both streams
+ * together, and of each stream's own output. That per-stream prefix stays in place while
+ * nothing of the other stream after it goes out; when the other stream's output goes out,
+ * it is set aside and put back in front of its stream's next bytes. So a secret written in
+ * pieces on one stream, around lines of the other, is masked, and the other stream is never
+ * delayed for it; the ordered view then shows the prefix after those lines (within each
+ * stream the order is kept). With `swapWindowMs: 0` and no prefix set aside, the output is
+ * exactly one replace over the concatenation.
  *
  * The engine reads a step's stdout and stderr through separate pipes, so two writes made
  * microseconds apart on different streams can arrive swapped (measured: a third of the
@@ -87,6 +93,8 @@ interface Junction {
   deadline: number;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 const other = (stream: StreamName): StreamName => (stream === 'stdout' ? 'stderr' : 'stdout');
 
 /** A masker over both streams of one step (see the top of this file). */
@@ -107,6 +115,136 @@ export function createStreamMasker(
   let junctions: Junction[] = [];
   let last: StreamName | undefined;
   let lastWrite = -Infinity;
+  /**
+   * Per stream: the end of its own output that may begin a secret, set aside when the
+   * other stream's output after it went out. It goes back in front of the stream's next
+   * bytes, so a secret written in pieces around the other stream's lines is still whole.
+   */
+  const pending: Record<StreamName, Buffer> = { stdout: EMPTY, stderr: EMPTY };
+
+  /**
+   * The longest end of `stream`'s own bytes in held[from, end) that is a proper prefix of
+   * some pattern, as held positions [start, end), or undefined. Only the last
+   * (longest pattern − 1) bytes of the stream are read.
+   */
+  const candidateOf = (stream: StreamName, from: number): [number, number] | undefined => {
+    const window = matcher!.maxLength - 1;
+    const parts: { at: number; data: Buffer }[] = [];
+    let length = 0;
+    let end = heldLength;
+    for (let i = runs.length - 1; i >= 0 && length < window && end > from; i--) {
+      const r = runs[i]!;
+      const start = end - r.data.length;
+      if (r.stream === stream) {
+        const at = Math.max(start, from, end - (window - length));
+        parts.unshift({ at, data: r.data.subarray(at - start) });
+        length += end - at;
+      }
+      end = start;
+    }
+    if (length === 0) return undefined;
+    const own = parts.length === 1 ? parts[0]!.data : Buffer.concat(parts.map((p) => p.data));
+    const first = matcher!.prefixes.suffixStarts(own, window)[0];
+    if (first === undefined) return undefined;
+    let skip = first;
+    const part = parts.findIndex((p) => (skip -= p.data.length) < 0);
+    const last = parts.at(-1)!;
+    return [parts[part]!.at + parts[part]!.data.length + skip, last.at + last.data.length];
+  };
+
+  /** `stream`'s bytes in held[from, to), in order. */
+  const ownBytes = (stream: StreamName, from: number, to: number): Buffer => {
+    const parts: Buffer[] = [];
+    let start = 0;
+    for (const r of runs) {
+      const end = start + r.data.length;
+      if (r.stream === stream && end > from && start < to)
+        parts.push(r.data.subarray(Math.max(0, from - start), Math.min(r.data.length, to - start)));
+      start = end;
+    }
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  };
+
+  /** The held position of `stream`'s `k`-th byte from held position `from` on. */
+  const positionOf = (stream: StreamName, from: number, k: number): number => {
+    let start = 0;
+    for (const r of runs) {
+      const end = start + r.data.length;
+      if (r.stream === stream && end > from) {
+        const at = Math.max(start, from);
+        if (k < end - at) return at + k;
+        k -= end - at;
+      }
+      start = end;
+    }
+    return heldLength;
+  };
+
+  /** `stream`'s own possible secret start, outside every final match that holds its bytes. */
+  const ownCandidate = (
+    stream: StreamName,
+    matches: readonly number[],
+  ): [number, number] | undefined => {
+    let from = 0;
+    for (;;) {
+      const candidate = candidateOf(stream, from);
+      if (!candidate) return undefined;
+      let next = from;
+      for (let i = 0; i < matches.length; i += 2)
+        if (matches[i]! < candidate[1] && matches[i + 1]! > candidate[0]) next = matches[i + 1]!;
+      if (next === from) return candidate;
+      from = next;
+    }
+  };
+
+  /** Removes `stream`'s bytes in held[from, to) and returns them (junctions follow). */
+  const extract = (stream: StreamName, from: number, to: number): Buffer => {
+    const taken: Buffer[] = [];
+    const rest: Run[] = [];
+    let start = 0;
+    for (const r of runs) {
+      const end = start + r.data.length;
+      const a = Math.max(start, from) - start;
+      const b = Math.min(end, to) - start;
+      if (r.stream === stream && a < b) {
+        taken.push(r.data.subarray(a, b));
+        if (a > 0) rest.push({ stream, data: r.data.subarray(0, a) });
+        if (b < r.data.length) rest.push({ stream, data: r.data.subarray(b) });
+      } else rest.push(r);
+      start = end;
+    }
+    const out = Buffer.concat(taken);
+    runs = rest;
+    heldLength -= out.length;
+    // A run that began inside the moved bytes waits no longer; later ones move with the rest.
+    junctions = junctions
+      .filter((j) => j.at - base < from || j.at - base >= to)
+      .map((j) => (j.at - base >= to ? { ...j, at: j.at - out.length } : j));
+    return out;
+  };
+
+  /**
+   * Before `stream` writes `chunk`: the stream's possible secret start, where the other
+   * stream's bytes followed it, moves to just before the chunk when the stream's own
+   * output needs it there (a match or a possible start begins in it). Otherwise it stays
+   * in its place, and the output keeps the order it was written in.
+   */
+  const join = (stream: StreamName, chunk: Buffer): Buffer => {
+    if (pending[stream].length > 0) {
+      const joined = Buffer.concat([pending[stream], chunk]);
+      pending[stream] = EMPTY;
+      return joined;
+    }
+    if (!runs.some((r) => r.stream !== stream)) return chunk;
+    const candidate = candidateOf(stream, 0);
+    if (!candidate || candidate[1] === heldLength) return chunk;
+    const own = ownBytes(stream, candidate[0], candidate[1]);
+    const { matches, releaseTo } = decide(matcher!, Buffer.concat([own, chunk]), false);
+    const need = Math.min(matches[0] ?? Infinity, releaseTo);
+    if (need >= own.length) return chunk;
+    const from = need === 0 ? candidate[0] : positionOf(stream, candidate[0], need);
+    return Buffer.concat([extract(stream, from, candidate[1]), chunk]);
+  };
 
   /** Emits held[0, to) with `matches` replaced, each byte tagged with its run's stream. */
   const emit = (buf: Buffer, matches: readonly number[], to: number): MaskedPiece[] => {
@@ -174,20 +312,60 @@ export function createStreamMasker(
 
   /** Masks and emits what can go now; `final` releases everything. */
   const flush = (final: boolean): MaskedPiece[] => {
+    if (final)
+      for (const stream of ['stdout', 'stderr'] as const)
+        if (pending[stream].length > 0) {
+          runs.push({ stream, data: pending[stream] });
+          heldLength += pending[stream].length;
+          pending[stream] = EMPTY;
+        }
     if (heldLength === 0 || !matcher) return [];
     const time = now();
     if (final) junctions = [];
-    // Runs that waited long enough, or that much output followed, wait no longer.
-    while (
-      junctions.length > 0 &&
-      (junctions[0]!.deadline <= time || base + heldLength - junctions[0]!.at > MAX_SWAP_HOLD)
-    )
-      junctions.shift();
-    const limit = junctions.length > 0 ? junctions[0]!.at - base : heldLength;
-    if (limit === 0 && !final) return [];
-    const buf = runs.length === 1 ? runs[0]!.data : Buffer.concat(runs.map((r) => r.data));
-    const { matches, releaseTo } = decide(matcher, buf, final, limit);
-    return releaseTo === 0 ? [] : emit(buf, matches, releaseTo);
+    for (;;) {
+      // Runs that waited long enough, or that much output followed, wait no longer.
+      while (
+        junctions.length > 0 &&
+        (junctions[0]!.deadline <= time || base + heldLength - junctions[0]!.at > MAX_SWAP_HOLD)
+      )
+        junctions.shift();
+      const limit = junctions.length > 0 ? junctions[0]!.at - base : heldLength;
+      if (limit === 0 && !final) return [];
+      const buf = runs.length === 1 ? runs[0]!.data : Buffer.concat(runs.map((r) => r.data));
+      let { matches, releaseTo } = decide(matcher, buf, final, limit);
+      if (final || releaseTo === 0 || !runs.some((r) => r.stream !== runs[0]!.stream))
+        return releaseTo === 0 ? [] : emit(buf, matches, releaseTo);
+      // What may begin a secret in one stream's own output waits too: in place while
+      // nothing of the other stream after it goes out, else set aside (see `pending`).
+      const candidates = (['stdout', 'stderr'] as const).flatMap((stream) => {
+        const candidate = ownCandidate(stream, matches);
+        return candidate ? [{ stream, candidate }] : [];
+      });
+      for (let changed = true; changed;) {
+        changed = false;
+        for (const { candidate } of candidates)
+          if (candidate[0] < releaseTo && releaseTo <= candidate[1]) {
+            releaseTo = candidate[0];
+            changed = true;
+          }
+        // A match the new limit cuts waits whole.
+        while (matches.length > 0 && matches.at(-1)! > releaseTo) {
+          releaseTo = Math.min(releaseTo, matches.at(-2)!);
+          matches = matches.slice(0, -2);
+          changed = true;
+        }
+      }
+      const park = candidates.find(({ candidate }) => candidate[1] < releaseTo);
+      if (!park) return releaseTo === 0 ? [] : emit(buf, matches, releaseTo);
+      // Set aside (not consumed: a step resumed from `raw` reads it again), then match
+      // again: the bytes on either side of it are now next to each other.
+      const { stream, candidate } = park;
+      pending[stream] = Buffer.concat([
+        pending[stream],
+        Buffer.from(extract(stream, candidate[0], candidate[1])),
+      ]);
+      if (heldLength === 0) return [];
+    }
   };
 
   /**
@@ -237,6 +415,7 @@ export function createStreamMasker(
         consumed[stream] += chunk.length;
         return [{ stream, data: chunk, raw: { ...consumed } }];
       }
+      chunk = join(stream, chunk);
       const time = now();
       // A run starts where the stream changes, or after a pause: the engine may deliver
       // its first bytes and a near-simultaneous write on the other stream in either order.

@@ -259,6 +259,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // Without the embedded agent, nothing can adopt: running attempts end controller_lost.
   if (!agent) await controller.recover();
   agent?.start();
+  // Attempts whose agent went away end agent_lost after a lease (recover renewed the adopted).
+  controller.startLeaseReaper();
 
   const schedules = new Schedules(controller, join(config.dataDir, 'git'), log);
   await schedules.start();
@@ -320,6 +322,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     reload,
     async stop(stopOptions: { running?: 'wait' | 'cancel' | 'hand-over' } = {}) {
       controller.setDraining(true);
+      controller.close();
       clearInterval(refresh);
       schedules.stop();
       if (agent) {

@@ -3,6 +3,7 @@
  * agent speaks it over an in-memory link; remote agents will speak the same messages over
  * the network, so there is one code path.
  */
+import type { Outcome } from '../domain/status.ts';
 import type { BuildContext, PlanJob } from '../pipeline/plan.ts';
 
 export interface AgentInfo {
@@ -66,12 +67,12 @@ export type AgentMessage =
       attemptId: number;
       step: number;
       name: string;
-      outcome: string;
+      outcome: Outcome;
       reason: string;
       exitCode: number | null;
       time: number;
     }
-  | { type: 'attempt.finished'; attemptId: number; outcome: string; reason: string };
+  | { type: 'attempt.finished'; attemptId: number; outcome: Outcome; reason: string };
 
 /** Where an attempt started by an earlier controller process continues. */
 export interface ResumeInfo {

@@ -2,34 +2,13 @@
  * Every way a step or job can end, classified in one place. User failures and
  * infrastructure errors stay distinct all the way to the exit code and the summary.
  */
+import type { Outcome } from '../domain/status.ts';
 import type { PodFailureClass, StepExit } from '../backends/backend.ts';
 import type { FailureClass } from '../pipeline/plan.ts';
 import { formatSize } from '../pipeline/units.ts';
 
-export type Outcome =
-  | 'success'
-  /** The user's command exited non-zero (or a service it needs failed). */
-  | 'failure'
-  | 'oom_killed'
-  | 'timeout'
-  | 'canceled'
-  | 'image_pull'
-  | 'image_missing'
-  | 'infra_error'
-  /** Not run: a condition excluded it, or what it needs did not succeed. */
-  | 'skipped';
-
-export const OUTCOMES: readonly Outcome[] = [
-  'success',
-  'failure',
-  'oom_killed',
-  'timeout',
-  'canceled',
-  'image_pull',
-  'image_missing',
-  'infra_error',
-  'skipped',
-];
+// The outcomes are the domain's words (src/domain/status.ts), shared with the wire and the store.
+export { OUTCOMES, type Outcome } from '../domain/status.ts';
 
 /** An outcome with the sentence that explains it. */
 export interface Ending {

@@ -4,7 +4,7 @@
  * memory, not the whole log (ten parallel reads of a 40 MiB log used to add ~280 MB).
  */
 import { Readable } from 'node:stream';
-import type { LogStore } from '../store/logs.ts';
+import type { LogsPort } from '../store/ports.ts';
 
 /** About how many bytes one page read from the store holds. */
 const PAGE_BYTES = 1024 * 1024;
@@ -16,7 +16,7 @@ export interface LogFilter {
 }
 
 /** The log's bytes after chunk id `after`, in chunk order. */
-export function logDownload(logs: LogStore, filter: LogFilter, after: number): Readable {
+export function logDownload(logs: LogsPort, filter: LogFilter, after: number): Readable {
   let last = after;
   // Chunks are a few bytes to a few hundred KiB: the page size in chunks follows the
   // sizes seen, so a page stays near PAGE_BYTES either way.

@@ -5,10 +5,9 @@
  * the controller was down are not replayed (croner only looks forward).
  */
 import { Cron } from 'croner';
-import { compile } from '../pipeline/compile.ts';
 import type { ScheduleSpec } from '../store/jobs.ts';
-import { fetchMirror, readFileAt, resolveCommit } from '../vcs/git.ts';
 import type { Controller } from './controller.ts';
+import { pipelineAt } from './pipeline-at.ts';
 
 export interface ScheduleEntry extends ScheduleSpec {
   job: string;
@@ -43,10 +42,9 @@ export class Schedules {
       for (const schedule of job.schedules)
         entries.push({ ...schedule, job: job.name, from: 'config' });
       try {
-        const mirror = await fetchMirror(this.gitCacheDir, job.repo);
-        const sha = await resolveCommit(mirror, job.defaultBranch);
-        const text = await readFileAt(mirror, sha, job.pipelinePath);
-        const plan = text === undefined ? null : compile(text, { file: job.pipelinePath }).plan;
+        const at = await pipelineAt(this.gitCacheDir, job, { ref: job.defaultBranch });
+        if (at.kind === 'unreachable') throw new Error(at.message);
+        const plan = at.kind === 'compiled' ? at.result.plan : null;
         for (const schedule of plan?.triggers.schedules ?? [])
           entries.push({ ...schedule, job: job.name, from: job.pipelinePath });
       } catch (error) {

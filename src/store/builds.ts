@@ -2,32 +2,36 @@
  * The builds aggregate: builds, their job runs, attempts (the queue's truth: an attempt
  * with status `queued` is in the queue) and steps.
  */
-import type { Insertable, Kysely, Selectable, Transaction, Updateable } from 'kysely';
+import type { Insertable, Kysely, Transaction, Updateable } from 'kysely';
+import {
+  isBuildStatus,
+  type AttemptStatus,
+  type Outcome,
+  type StepStatus,
+} from '../domain/status.ts';
+import type {
+  AttemptRow,
+  BuildRow,
+  BuildsPort,
+  JobRunRow,
+  NewAttempt,
+  NewBuild,
+  QueuedAttempt,
+  StepRow,
+} from './ports.ts';
 import type { AttemptsTable, BuildsTable, Database, JobRunsTable, StepsTable } from './schema.ts';
 
-export type BuildStatus = 'queued' | 'running' | 'success' | 'failure' | 'error' | 'canceled';
-export type JobRunStatus = BuildStatus | 'waiting' | 'skipped';
-export type AttemptStatus = 'queued' | 'running' | 'success' | 'failure' | 'error' | 'canceled';
+export {
+  FINISHED,
+  type AttemptStatus,
+  type BuildStatus,
+  type JobRunStatus,
+  type StepStatus,
+} from '../domain/status.ts';
 
-export const FINISHED: ReadonlySet<string> = new Set([
-  'success',
-  'failure',
-  'error',
-  'canceled',
-  'skipped',
-]);
+export type { AttemptRow, BuildRow, JobRunRow, NewBuild, StepRow } from './ports.ts';
 
-export type BuildRow = Selectable<BuildsTable>;
-export type JobRunRow = Selectable<JobRunsTable>;
-export type AttemptRow = Selectable<AttemptsTable>;
-export type StepRow = Selectable<StepsTable>;
-
-export type Db = Kysely<Database> | Transaction<Database>;
-
-export interface NewBuild {
-  build: Omit<Insertable<BuildsTable>, 'id' | 'number'>;
-  jobRuns: Omit<Insertable<JobRunsTable>, 'id' | 'build_id'>[];
-}
+type Db = Kysely<Database> | Transaction<Database>;
 
 /** A new attempt, waiting in the queue. */
 export function queuedAttempt(values: {
@@ -36,7 +40,7 @@ export function queuedAttempt(values: {
   number: number;
   queuedAt: number;
   priority?: number;
-}): Omit<Insertable<AttemptsTable>, 'id'> {
+}): NewAttempt {
   return {
     job_run_id: values.jobRunId,
     build_id: values.buildId,
@@ -55,7 +59,8 @@ export function queuedAttempt(values: {
   };
 }
 
-export class BuildStore {
+/** The builds port on the embedded SQLite driver. */
+export class BuildStore implements BuildsPort {
   constructor(private readonly db: Kysely<Database>) {}
 
   /**
@@ -113,13 +118,17 @@ export class BuildStore {
 
   async list(options: {
     job?: string;
+    /** A build status; any other word matches no build. */
     status?: string;
     before?: number;
     limit: number;
   }): Promise<BuildRow[]> {
     let query = this.db.selectFrom('builds').selectAll().orderBy('id', 'desc').limit(options.limit);
     if (options.job !== undefined) query = query.where('job', '=', options.job);
-    if (options.status !== undefined) query = query.where('status', '=', options.status);
+    if (options.status !== undefined) {
+      if (!isBuildStatus(options.status)) return [];
+      query = query.where('status', '=', options.status);
+    }
     if (options.before !== undefined) query = query.where('id', '<', options.before);
     return query.execute();
   }
@@ -167,10 +176,7 @@ export class BuildStore {
     return db.selectFrom('attempts').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
-  async addAttempt(
-    values: Omit<Insertable<AttemptsTable>, 'id'>,
-    db: Db = this.db,
-  ): Promise<AttemptRow> {
+  async addAttempt(values: NewAttempt, db: Db = this.db): Promise<AttemptRow> {
     return db.insertInto('attempts').values(values).returningAll().executeTakeFirstOrThrow();
   }
 
@@ -183,9 +189,7 @@ export class BuildStore {
   }
 
   /** The queue: queued attempts with their job run's labels, by priority then age. */
-  async queued(): Promise<
-    (AttemptRow & { labels: string; name: string; job: string; build_number: number })[]
-  > {
+  async queued(): Promise<QueuedAttempt[]> {
     return this.db
       .selectFrom('attempts')
       .innerJoin('job_runs', 'job_runs.id', 'attempts.job_run_id')
@@ -224,6 +228,27 @@ export class BuildStore {
     return result.numUpdatedRows === 1n;
   }
 
+  async renewLeases(attemptIds: readonly number[], until: number): Promise<void> {
+    if (attemptIds.length === 0) return;
+    await this.db
+      .updateTable('attempts')
+      .set({ lease_until: until })
+      .where('id', 'in', attemptIds)
+      .where('status', '=', 'running')
+      .execute();
+  }
+
+  async expiredLeases(now: number): Promise<AttemptRow[]> {
+    return this.db
+      .selectFrom('attempts')
+      .selectAll()
+      .where('status', '=', 'running')
+      .where('lease_until', 'is not', null)
+      .where('lease_until', '<', now)
+      .orderBy('id')
+      .execute();
+  }
+
   async steps(attemptIds: readonly number[]): Promise<StepRow[]> {
     if (attemptIds.length === 0) return [];
     return this.db
@@ -257,7 +282,7 @@ export class BuildStore {
   /** Ends every step of an attempt that is still `running` (the attempt ended without them). */
   async endRunningSteps(
     attemptId: number,
-    ending: { status: string; outcome: string; reason: string; finishedAt: number },
+    ending: { status: StepStatus; outcome: Outcome; reason: string; finishedAt: number },
   ): Promise<void> {
     await this.db
       .updateTable('steps')
@@ -272,7 +297,7 @@ export class BuildStore {
       .execute();
   }
 
-  async countByStatus(): Promise<Record<string, number>> {
+  async countByStatus(): Promise<Partial<Record<AttemptStatus, number>>> {
     const rows = await this.db
       .selectFrom('attempts')
       .select(['status', (eb) => eb.fn.countAll<number>().as('n')])

@@ -2,12 +2,12 @@
  * The credentials aggregate: sealed values with their kind, scope and fingerprint. This
  * store never sees a value in clear; src/credentials seals and unseals them.
  */
-import type { Kysely, Selectable } from 'kysely';
-import type { CredentialsTable, Database } from './schema.ts';
+import type { Kysely } from 'kysely';
+import type { CredentialRow, CredentialsPort } from './ports.ts';
+import type { Database } from './schema.ts';
 
-export type CredentialRow = Selectable<CredentialsTable>;
-
-export class CredentialStore {
+/** The credentials port on the embedded SQLite driver. */
+export class CredentialStore implements CredentialsPort {
   constructor(private readonly db: Kysely<Database>) {}
 
   /** Every credential, by id. */

@@ -1,29 +1,9 @@
 /** The jobs aggregate: what can be built, from which repository, and how it is triggered. */
 import type { Kysely, Selectable } from 'kysely';
+import type { Job, JobInput, JobsPort, ScheduleSpec } from './ports.ts';
 import type { Database, JobsTable } from './schema.ts';
 
-export interface ScheduleSpec {
-  cron: string;
-  timezone: string;
-  branch: string | null;
-}
-
-export interface Job {
-  name: string;
-  repo: string;
-  branches: string[];
-  defaultBranch: string;
-  pipelinePath: string;
-  concurrency: number | null;
-  cancelOlder: boolean;
-  schedules: ScheduleSpec[];
-  webhookSecret: string | null;
-  source: 'config' | 'api';
-  createdAt: number;
-  updatedAt: number;
-}
-
-export type JobInput = Omit<Job, 'createdAt' | 'updatedAt'>;
+export type { Job, JobInput, ScheduleSpec } from './ports.ts';
 
 function toJob(row: Selectable<JobsTable>): Job {
   return {
@@ -42,7 +22,8 @@ function toJob(row: Selectable<JobsTable>): Job {
   };
 }
 
-export class JobStore {
+/** The jobs port on the embedded SQLite driver. */
+export class JobStore implements JobsPort {
   constructor(private readonly db: Kysely<Database>) {}
 
   async list(): Promise<Job[]> {

@@ -3,8 +3,10 @@
  * byte offset. A re-sent chunk (same attempt, step, seq) is ignored, so shipping can be
  * retried safely. The global chunk id orders everything and resumes live streams.
  */
-import { sql, type Kysely, type Selectable } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
+import { sql } from './kysely.ts';
 import { LogScanner, type LogSearchResult } from './log-search.ts';
+import type { LogChunk, LogsPort, NewChunk } from './ports.ts';
 import type { Database, LogChunksTable } from './schema.ts';
 
 export type { LogMatch, LogSearchResult } from './log-search.ts';
@@ -15,26 +17,7 @@ export type { LogMatch, LogSearchResult } from './log-search.ts';
  */
 export const SEARCH_PAGE = 2;
 
-export interface LogChunk {
-  id: number;
-  buildId: number;
-  attemptId: number;
-  step: number;
-  seq: number;
-  offset: number;
-  stream: string;
-  data: Buffer;
-  time: number;
-}
-
-/**
- * A chunk to store; its id is given by the store, its time defaults to now. `raw` is where
- * it ends in the step's raw stdout and stderr (bytes before masking), when known.
- */
-export type NewChunk = Omit<LogChunk, 'id' | 'time'> & {
-  time?: number;
-  raw?: { stdout: number; stderr: number };
-};
+export type { LogChunk, NewChunk } from './ports.ts';
 
 function toChunk(row: Selectable<LogChunksTable>): LogChunk {
   return {
@@ -50,7 +33,8 @@ function toChunk(row: Selectable<LogChunksTable>): LogChunk {
   };
 }
 
-export class LogStore {
+/** The logs port on the embedded SQLite driver. */
+export class LogStore implements LogsPort {
   constructor(private readonly db: Kysely<Database>) {}
 
   /** Stores a chunk; returns its id, or undefined when that seq was stored already. */
@@ -154,6 +138,15 @@ export class LogStore {
       .where('idx', '=', step)
       .executeTakeFirst();
     return { bytes: Number(row?.log_bytes ?? 0), truncated: Number(row?.truncated ?? 0) === 1 };
+  }
+
+  async markTruncated(attemptId: number, step: number): Promise<void> {
+    await this.db
+      .updateTable('steps')
+      .set({ truncated: 1 })
+      .where('attempt_id', '=', attemptId)
+      .where('idx', '=', step)
+      .execute();
   }
 
   /** Size of one step's stored log in bytes. */

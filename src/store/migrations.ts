@@ -3,7 +3,8 @@
  * Written with kysely's schema builder so the same migrations serve SQLite and PostgreSQL.
  * Never edit a released migration: add a new one.
  */
-import { sql, type Kysely, type Migration } from 'kysely';
+import type { Kysely, Migration } from 'kysely';
+import { sql } from './kysely.ts';
 
 type Db = Kysely<unknown>;
 

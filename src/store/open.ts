@@ -7,36 +7,27 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import {
-  Kysely,
-  Migrator,
-  SqliteDialect,
-  type MigrationProvider,
-  type SqliteDatabase,
-  type SqliteStatement,
-} from 'kysely';
+import type { MigrationProvider, SqliteDatabase, SqliteStatement } from 'kysely';
 import { SlipwayError } from '../errors/index.ts';
 import { BuildStore } from './builds.ts';
 import { CredentialStore } from './credentials.ts';
 import { StoreHealth, storageFailure, type MinFreeDisk } from './health.ts';
 import { JobStore } from './jobs.ts';
+import { Kysely, Migrator, SqliteDialect } from './kysely.ts';
 import { LogStore } from './logs.ts';
 import { MIGRATIONS } from './migrations.ts';
 import type { Database } from './schema.ts';
+import type { Store } from './ports.ts';
 import { TriggerStore } from './triggers.ts';
 
-export interface Store {
+export type { Store } from './ports.ts';
+
+/**
+ * The embedded driver's store with its kysely handle: for SQLite-specific tools (a
+ * benchmark's baseline, a migration check). The controller and the API get `Store`.
+ */
+export interface SqliteStore extends Store {
   readonly db: Kysely<Database>;
-  readonly jobs: JobStore;
-  readonly builds: BuildStore;
-  readonly logs: LogStore;
-  readonly triggers: TriggerStore;
-  readonly credentials: CredentialStore;
-  /** Whether the store can be written and trusted; `health.start()` begins the periodic checks. */
-  readonly health: StoreHealth;
-  /** Throws when the store cannot answer a trivial query. */
-  ping(): Promise<void>;
-  close(): Promise<void>;
 }
 
 export interface StoreOptions {
@@ -50,6 +41,14 @@ export interface StoreOptions {
  * with the file and what to do.
  */
 export async function openStore(file: string, options: StoreOptions = {}): Promise<Store> {
+  return openSqliteStore(file, options);
+}
+
+/** `openStore`, keeping the kysely handle (see `SqliteStore`). */
+export async function openSqliteStore(
+  file: string,
+  options: StoreOptions = {},
+): Promise<SqliteStore> {
   let sqlite: SQLite.Database;
   try {
     if (file !== ':memory:') {

@@ -3,6 +3,13 @@
  * structured values are JSON text, so the same queries run on SQLite and PostgreSQL.
  */
 import type { Generated } from 'kysely';
+import type {
+  AttemptStatus,
+  BuildStatus,
+  JobRunStatus,
+  Outcome,
+  StepStatus,
+} from '../domain/status.ts';
 
 export interface JobsTable {
   name: string;
@@ -29,7 +36,7 @@ export interface BuildsTable {
   id: Generated<number>;
   job: string;
   number: number;
-  status: string;
+  status: BuildStatus;
   /** Why the build ended as it did (one sentence), or ''. */
   reason: string;
   cause: string;
@@ -78,8 +85,8 @@ export interface JobRunsTable {
   stage: number;
   /** JSON string[] of the job-run names it needs. */
   needs: string;
-  status: string;
-  outcome: string | null;
+  status: JobRunStatus;
+  outcome: Outcome | null;
   reason: string;
   /** JSON PlanJob: what each attempt runs. */
   plan_job: string;
@@ -94,9 +101,8 @@ export interface AttemptsTable {
   job_run_id: number;
   build_id: number;
   number: number;
-  /** queued, running, success, failure, error, canceled. */
-  status: string;
-  outcome: string | null;
+  status: AttemptStatus;
+  outcome: Outcome | null;
   reason: string;
   priority: number;
   agent: string | null;
@@ -114,8 +120,8 @@ export interface StepsTable {
   attempt_id: number;
   idx: number;
   name: string;
-  status: string;
-  outcome: string | null;
+  status: StepStatus;
+  outcome: Outcome | null;
   reason: string;
   exit_code: number | null;
   log_bytes: number;

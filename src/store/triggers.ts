@@ -3,9 +3,11 @@
  * nothing) and the last fire time of each schedule (no double fire across restarts).
  */
 import type { Kysely, Transaction } from 'kysely';
+import type { TriggersPort } from './ports.ts';
 import type { Database } from './schema.ts';
 
-export class TriggerStore {
+/** The triggers port on the embedded SQLite driver. */
+export class TriggerStore implements TriggersPort {
   constructor(private readonly db: Kysely<Database>) {}
 
   async delivery(

@@ -162,7 +162,8 @@ describe('slipway server (real process, real Docker)', () => {
 
   it('survives SIGKILL: a live pod is adopted and finishes with its whole log, a gone one ends controller_lost, queued builds run once, no orphans', async () => {
     // Builds 1 and 2 run (2 executors) and write, sleep, write, across the restart;
-    // build 3 waits in the queue. Build 2's pod is removed while no controller runs.
+    // build 3 waits in the queue (the sleep is long enough that neither ends before the
+    // kill on a busy machine, which would let build 3 start in the old controller). Build 2's pod is removed while no controller runs.
     const repo = gitRepo({
       '.slipway.yml': `
 jobs:
@@ -170,7 +171,7 @@ jobs:
     image: slipway/busybox:1
     network: offline
     steps:
-      - echo "start \${{ build.number }}"; echo "err \${{ build.number }}" >&2; sleep \${{ build.number == 3 && '0' || '5' }}; echo "end \${{ build.number }}"
+      - echo "start \${{ build.number }}"; echo "err \${{ build.number }}" >&2; sleep \${{ build.number == 3 && '0' || '12' }}; echo "end \${{ build.number }}"
       - echo "after \${{ build.number }}"
 `,
     });
@@ -283,7 +284,7 @@ jobs:
     });
     expect(await log.text()).toBe('before\nafter\n');
     expect(await whenEmpty(slipwayContainers)).toEqual([]);
-  }, 60_000);
+  }, 120_000);
 
   it('reloads its configuration on SIGHUP and keeps the running one when the new file is invalid', async () => {
     const repo = gitRepo({ '.slipway.yml': PIPELINE, VERSION: '1\n' });

@@ -1,11 +1,12 @@
 /**
- * The store's conformance suite: what every driver must do, aggregate by aggregate. It runs
- * against the embedded SQLite driver (in memory and on disk); the PostgreSQL driver will
- * run the same suite when it joins.
+ * The store's conformance suite: what every driver must do, aggregate by aggregate, written
+ * against the ports of `src/store/ports.ts` only. It runs against the embedded SQLite
+ * driver (in memory and on disk); a PostgreSQL driver runs the same suite by passing its
+ * own `open`.
  */
 import { describe, expect, it } from 'vitest';
 import { queuedAttempt, type NewBuild } from '../../src/store/builds.ts';
-import type { Store } from '../../src/store/open.ts';
+import type { Store } from '../../src/store/ports.ts';
 
 export function storeConformance(name: string, open: () => Promise<Store>): void {
   const job = {
@@ -139,6 +140,48 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       await store.close();
     });
 
+    it('leases: renewed only for running attempts; expired ones are found by the time', async () => {
+      const store = await open();
+      const build = await store.builds.create(newBuild('app', ['a', 'b', 'c']), (_tx, b) =>
+        Promise.resolve(b),
+      );
+      const runs = await store.builds.jobRuns(build.id);
+      const [a, b, c] = await Promise.all(
+        runs.map((run) => store.builds.addAttempt(attempt(run.id, build.id))),
+      );
+      expect(await store.builds.claim(a!.id, 'x', 10, 100, 1000)).toBe(true);
+      expect(await store.builds.claim(b!.id, 'y', 10, 200, 1000)).toBe(true);
+      expect(await store.builds.expiredLeases(150)).toMatchObject([{ id: a!.id, agent: 'x' }]);
+      expect(await store.builds.expiredLeases(100)).toEqual([]);
+      // A queued attempt has no lease to renew; a running one gets the new time.
+      await store.builds.renewLeases([a!.id, c!.id], 300);
+      expect(await store.builds.attempt(a!.id)).toMatchObject({ lease_until: 300 });
+      expect(await store.builds.attempt(c!.id)).toMatchObject({
+        status: 'queued',
+        lease_until: null,
+      });
+      expect((await store.builds.expiredLeases(250)).map((r) => r.id)).toEqual([b!.id]);
+      // An ended attempt is never expired, whatever its lease said.
+      await store.builds.updateAttempt(b!.id, { status: 'success', outcome: 'success' });
+      expect(await store.builds.expiredLeases(10_000)).toMatchObject([{ id: a!.id }]);
+      await store.builds.renewLeases([], 1);
+      await store.close();
+    });
+
+    it('builds: a list by status finds that status only, and an unknown word finds nothing', async () => {
+      const store = await open();
+      const first = await store.builds.create(newBuild('app'), (_tx, b) => Promise.resolve(b));
+      await store.builds.create(newBuild('app'), (_tx, b) => Promise.resolve(b));
+      await store.builds.updateBuild(first.id, { status: 'failure', finished_at: 5 });
+      expect((await store.builds.list({ status: 'failure', limit: 10 })).map((b) => b.id)).toEqual([
+        first.id,
+      ]);
+      expect(await store.builds.list({ status: 'queued', limit: 10 })).toHaveLength(1);
+      expect(await store.builds.list({ status: 'bogus', limit: 10 })).toEqual([]);
+      expect((await store.builds.unfinishedBuilds()).map((b) => b.id)).not.toContain(first.id);
+      await store.close();
+    });
+
     it('steps: a finish keeps the start time', async () => {
       const store = await open();
       const build = await store.builds.create(newBuild('app', ['a']), (_tx, b) =>
@@ -150,7 +193,7 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
         attempt_id: a.id,
         idx: 0,
         name: 's',
-        status: 'running',
+        status: 'running' as const,
         outcome: null,
         reason: '',
         exit_code: null,
@@ -255,7 +298,7 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
         attempt_id: 8,
         idx: 0,
         name: 's',
-        status: 'running',
+        status: 'running' as const,
         outcome: null,
         reason: '',
         exit_code: null,
@@ -286,6 +329,8 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
         size: 10,
       });
       expect(await store.logs.stored(8, 0)).toEqual({ bytes: 10, truncated: false });
+      await store.logs.markTruncated(8, 0);
+      expect(await store.logs.stored(8, 0)).toEqual({ bytes: 10, truncated: true });
       // Chunks stored without raw offsets count their stored bytes.
       await store.logs.append({ ...chunk(0, 0, 'stdout', 'old'), step: 1 });
       expect((await store.logs.progress(8, 1)).raw).toEqual({ stdout: 3, stderr: 0 });

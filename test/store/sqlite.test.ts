@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS } from '../../src/store/migrations.ts';
-import { openStore } from '../../src/store/open.ts';
+import { openSqliteStore, openStore } from '../../src/store/open.ts';
 import { storeConformance } from './conformance.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'slipway-store-'));
@@ -19,7 +19,7 @@ describe('the embedded store', () => {
     const first = await openStore(file);
     await first.triggers.setMeta('k', 'v');
     await first.close();
-    const second = await openStore(file);
+    const second = await openSqliteStore(file);
     expect(await second.triggers.getMeta('k')).toBe('v');
     const migrations = await second.db
       .selectFrom('kysely_migration' as never)

@@ -68,9 +68,10 @@ function managed(): { containers: Resource[]; volumes: Resource[] } {
 }
 
 export default function setup(): () => void {
-  const marker = 'dist/cli/main.js';
+  // bin/slipway.js runs the bundle that `build:server` makes after tsc (scripts/build-cli.mjs).
+  const marker = 'dist/bundle/slipway.js';
   if (!existsSync(marker) || statSync(marker).mtimeMs < newest('src')) {
-    execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+    execFileSync('npm', ['run', '--silent', 'build:server'], { stdio: 'inherit' });
   }
   const ui = 'dist-ui/index.html';
   if (!existsSync(ui) || statSync(ui).mtimeMs < newest('ui')) {
