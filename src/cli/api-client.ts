@@ -4,7 +4,6 @@
  * `--token` / SLIPWAY_TOKEN / SLIPWAY_ADMIN_TOKEN).
  */
 import { SlipwayError } from '../errors/index.ts';
-import type { Diagnostic } from '../pipeline/diagnostics.ts';
 
 export interface ClientOptions {
   server?: string;
@@ -12,42 +11,9 @@ export interface ClientOptions {
   json?: boolean;
 }
 
-/** A build as the API lists it. */
-export interface Build {
-  id: number;
-  job: string;
-  number: number;
-  status: string;
-  reason: string;
-  branch: string | null;
-  tag: string | null;
-  pr?: number | null;
-  prTargetBranch?: string | null;
-  sha: string;
-  cause: string;
-  createdAt: number;
-  startedAt: number | null;
-  finishedAt: number | null;
-}
-
-/** One build with its job runs, attempts and steps, and why its pipeline was refused. */
-export interface BuildDetail extends Build {
-  diagnostics: Diagnostic[];
-  pipelineText: string | null;
-  jobRuns: {
-    name: string;
-    status: string;
-    outcome: string | null;
-    reason: string;
-    attempts: {
-      id: number;
-      number: number;
-      status: string;
-      finishedAt: number | null;
-      steps: { index: number; name: string; finishedAt: number | null; logBytes: number }[];
-    }[];
-  }[];
-}
+/** A build as the API lists it, and one with its job runs, attempts and steps (the contract's types). */
+export type { Build, BuildDetail } from '../api/schemas.ts';
+import type { BuildDetail } from '../api/schemas.ts';
 
 /** Statuses a build ends in. */
 export const FINISHED = new Set(['success', 'failure', 'error', 'canceled']);

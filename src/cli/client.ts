@@ -4,7 +4,9 @@
  * from `--token` / SLIPWAY_TOKEN / SLIPWAY_ADMIN_TOKEN).
  */
 import type { Command } from 'commander';
+import type { JobWithLastBuild, LogWindow, QueueEntry } from '../api/schemas.ts';
 import { SlipwayError } from '../errors/index.ts';
+import type { Diagnostic } from '../pipeline/diagnostics.ts';
 import { formatDiagnostics } from '../pipeline/format.ts';
 import { parseDuration } from '../pipeline/units.ts';
 import {
@@ -105,7 +107,8 @@ function showDiagnostics(detail: BuildDetail, output: Output): void {
   if (detail.diagnostics.length === 0) return;
   output.err(
     sanitizeForTerminal(
-      formatDiagnostics(detail.diagnostics, detail.pipelineText ?? undefined, {
+      // The wire carries the code as a string; these are the compiler's own diagnostics.
+      formatDiagnostics(detail.diagnostics as Diagnostic[], detail.pipelineText ?? undefined, {
         color: output.color,
       }),
       { colors: output.color },
@@ -125,7 +128,7 @@ async function printLogs(api: Client, buildId: number, output: Output): Promise<
   for (const run of detail.jobRuns)
     for (const attempt of run.attempts)
       for (const step of [-1, ...attempt.steps.map((s) => s.index)]) {
-        const window = await api.request<{ chunks: { b64: string }[] }>(
+        const window = await api.request<LogWindow>(
           'GET',
           `/api/v1/builds/${buildId}/logs?attempt=${attempt.id}&step=${step}&from=0`,
         );
@@ -314,9 +317,7 @@ export function registerClient(
   );
   jobs.action(async (options: ClientOptions) => {
     const api = client(options);
-    const list = await api.request<
-      { name: string; repo: string; branch: string; source: string; lastBuild: Build | null }[]
-    >('GET', '/api/v1/jobs');
+    const list = await api.request<JobWithLastBuild[]>('GET', '/api/v1/jobs');
     print(options, list, () =>
       table([
         ['JOB', 'REPOSITORY', 'BRANCH', 'FROM', 'LAST BUILD'],
@@ -376,9 +377,7 @@ export function registerClient(
     program.command('queue').description('queued job attempts and why each waits'),
   ).action(async (options: ClientOptions) => {
     const api = client(options);
-    const queue = await api.request<
-      { buildId: number; job: string; jobRun: string; queuedAt: number; waitingFor: string }[]
-    >('GET', '/api/v1/queue');
+    const queue = await api.request<QueueEntry[]>('GET', '/api/v1/queue');
     print(options, queue, () =>
       queue.length === 0
         ? 'the queue is empty'

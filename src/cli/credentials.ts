@@ -6,10 +6,13 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
+import type { CredentialBody } from '../api/requests.ts';
+import type { Credential, CredentialList, KeyRotation } from '../api/schemas.ts';
 import { SlipwayError } from '../errors/index.ts';
 import { client, type ClientOptions } from './api-client.ts';
 import { table, type Output } from './output.ts';
 
+/** The kinds, for the option's help; the server checks them (the contract's list). */
 const KINDS = [
   'secret_text',
   'username_password',
@@ -17,16 +20,7 @@ const KINDS = [
   'secret_file',
   'registry_auth',
   'git_token',
-] as const;
-
-interface Meta {
-  id: string;
-  kind: string;
-  scope: { jobs: string[]; branches: string[] };
-  fingerprint: string;
-  createdAt: number;
-  updatedAt: number;
-}
+] as const satisfies readonly CredentialBody['kind'][];
 
 interface AddOptions extends ClientOptions {
   kind?: string;
@@ -71,7 +65,11 @@ function readInput(options: AddOptions): Buffer {
 const text = (bytes: Buffer): string => bytes.toString('utf8').replace(/\r?\n$/, '');
 
 /** The API's value fields of a kind, from the input bytes and the options. */
-function valueOf(kind: (typeof KINDS)[number], input: Buffer, options: AddOptions): object {
+function valueOf(
+  kind: (typeof KINDS)[number],
+  input: Buffer,
+  options: AddOptions,
+): CredentialBody['value'] {
   switch (kind) {
     case 'secret_text':
       return { value: text(input) };
@@ -105,7 +103,7 @@ function valueOf(kind: (typeof KINDS)[number], input: Buffer, options: AddOption
   }
 }
 
-function scopeText(scope: Meta['scope']): string {
+function scopeText(scope: Credential['scope']): string {
   const parts = [
     scope.jobs.length ? `jobs ${scope.jobs.join(',')}` : '',
     scope.branches.length ? `branches ${scope.branches.join(',')}` : '',
@@ -123,7 +121,7 @@ export function registerCredentials(program: Command, output: Output): void {
   withClientOptions(
     credentials.command('list').description('every credential: id, kind, scope, fingerprint'),
   ).action(async (options: ClientOptions) => {
-    const { credentials: list } = await client(options).request<{ credentials: Meta[] }>(
+    const { credentials: list } = await client(options).request<CredentialList>(
       'GET',
       '/api/v1/credentials',
     );
@@ -175,7 +173,7 @@ export function registerCredentials(program: Command, output: Output): void {
       value: valueOf(kind, readInput(options), options),
       scope: { jobs: options.job ?? [], branches: options.branch ?? [] },
     };
-    const meta = await client(options).request<Meta>(
+    const meta = await client(options).request<Credential>(
       'PUT',
       `/api/v1/credentials/${encodeURIComponent(id)}`,
       body,
@@ -199,7 +197,7 @@ export function registerCredentials(program: Command, output: Output): void {
       .command('rotate-key')
       .description('re-encrypt every credential under a new key, without stopping the controller'),
   ).action(async (options: ClientOptions) => {
-    const result = await client(options).request<{ keyId: string; resealed: number }>(
+    const result = await client(options).request<KeyRotation>(
       'POST',
       '/api/v1/credentials/rotate-key',
     );

@@ -5,10 +5,10 @@
  * after `reconnectForMs` without a controller it gives up with a clear message.
  */
 import { SlipwayError } from '../errors/index.ts';
+import type { LogEvent } from '../api/schemas.ts';
 import { attemptLabels, type Build, type BuildDetail, type Client } from './api-client.ts';
 import { LogPrinter } from './log-printer.ts';
 import type { Output } from './output.ts';
-import { readSse } from './sse.ts';
 
 export interface FollowOptions {
   /** Bytes as they are, without prefixes (`--raw`). */
@@ -17,12 +17,6 @@ export interface FollowOptions {
   reconnectForMs: number;
   /** Silence (not even the 15 s heartbeat) after which a connection counts as lost. */
   idleMs?: number;
-}
-
-interface LogEvent {
-  attempt: number;
-  step: number;
-  b64: string;
 }
 
 /** A stream answer that is worth retrying: the controller is (re)starting or overloaded. */
@@ -58,100 +52,75 @@ export async function followBuild(
   const steps = stepEnds(printer, relearn, () => detail);
   const asked = new Set<number>();
   let final: Build = detail;
-  let last = '';
   let lostSince: number | undefined;
   let delay = FIRST_DELAY_MS;
+  const idleMs = options.idleMs ?? 45_000;
+  // Loaded here, not at start-up: a client command that does not follow never needs it.
+  const { followSse } = await import('../api/sse-client.ts');
   try {
-    for (;;) {
-      let reason: string;
-      const idle = new AbortController();
-      let timer: NodeJS.Timeout | undefined;
-      const alive = (): void => {
-        clearTimeout(timer);
-        timer = setTimeout(() => idle.abort(), options.idleMs ?? 45_000);
-      };
-      try {
-        alive();
-        const response = await api.fetch(
-          'GET',
-          `/api/v1/builds/${buildId}/logs?follow=1`,
-          undefined,
-          { accept: 'text/event-stream', ...(last ? { 'last-event-id': last } : {}) },
-          idle.signal,
-        );
-        if (!response.ok || !response.body) {
-          if (!RETRIABLE_STATUS.has(response.status))
-            throw new SlipwayError(
-              'SW_API_ERROR',
-              `the log stream of build ${buildId}: ${response.status} ${await response.text()}`,
-            );
-          reason = `the controller answered ${response.status}`;
-        } else {
-          if (lostSince !== undefined)
-            output.err(`slipway: reconnected to ${api.server}; the output goes on`);
-          lostSince = undefined;
-          delay = FIRST_DELAY_MS;
-          reason = 'the connection closed';
-          for await (const event of readSse(watch(response.body, alive))) {
-            if (event.event === 'log') {
-              const chunk = JSON.parse(event.data) as LogEvent;
-              const data = Buffer.from(chunk.b64, 'base64');
-              if (options.raw) output.write(data);
-              else {
-                if (!labels.has(chunk.attempt) && !asked.has(chunk.attempt)) {
-                  // A new attempt (a retry, the next job): learn its job's name once.
-                  await relearn();
-                  asked.add(chunk.attempt);
-                }
-                steps.before(chunk.attempt, chunk.step);
-                printer.chunk(chunk.attempt, chunk.step, data);
-              }
-            } else if (event.event === 'build') {
-              final = JSON.parse(event.data) as Build;
-              steps.check();
-            } else if (event.event === 'end') {
-              printer.end();
-              return { ...detail, ...final };
+    await followSse({
+      idleMs,
+      connect: (headers, signal) =>
+        api.fetch('GET', `/api/v1/builds/${buildId}/logs?follow=1`, undefined, headers, signal),
+      onOpen() {
+        if (lostSince !== undefined)
+          output.err(`slipway: reconnected to ${api.server}; the output goes on`);
+        lostSince = undefined;
+        delay = FIRST_DELAY_MS;
+      },
+      async onEvent(event) {
+        if (event.event === 'log') {
+          const chunk = JSON.parse(event.data) as LogEvent;
+          const data = Buffer.from(chunk.b64, 'base64');
+          if (options.raw) output.write(data);
+          else {
+            if (!labels.has(chunk.attempt) && !asked.has(chunk.attempt)) {
+              // A new attempt (a retry, the next job): learn its job's name once.
+              await relearn();
+              asked.add(chunk.attempt);
             }
-            if (event.id) last = event.id;
+            steps.before(chunk.attempt, chunk.step);
+            printer.chunk(chunk.attempt, chunk.step, data);
           }
+        } else if (event.event === 'build') {
+          final = JSON.parse(event.data) as Build;
+          steps.check();
+        } else if (event.event === 'end') {
+          printer.end();
+          return 'end';
         }
-      } catch (error) {
+      },
+      async onLost(loss) {
+        const { response, error } = loss;
+        if (response && !RETRIABLE_STATUS.has(response.status))
+          throw new SlipwayError(
+            'SW_API_ERROR',
+            `the log stream of build ${buildId}: ${response.status} ${await response.text()}`,
+          );
         if (error instanceof SlipwayError && error.code !== 'SW_SERVER_UNREACHABLE') throw error;
-        reason = idle.signal.aborted
-          ? `no word from the controller for ${Math.round((options.idleMs ?? 45_000) / 1000)}s`
+        const reason = loss.idle
+          ? `no word from the controller for ${Math.round(idleMs / 1000)}s`
           : error instanceof SlipwayError
             ? error.message.replace(/; start it.*$/, '')
-            : `the connection broke (${(error as Error).message})`;
-      } finally {
-        clearTimeout(timer);
-      }
-      const now = Date.now();
-      if (lostSince === undefined) {
-        lostSince = now;
-        output.err(`slipway: lost the log stream of build ${buildId}: ${reason}; reconnecting`);
-      } else if (now - lostSince >= options.reconnectForMs) {
-        throw new SlipwayError(
-          'SW_SERVER_UNREACHABLE',
-          `gave up following build ${buildId}: no controller at ${api.server} for ${Math.round((now - lostSince) / 1000)}s (${reason}); the build itself goes on: follow it again with \`slipway logs -f ${buildId}\``,
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, delay));
-      delay = Math.min(delay * 2, MAX_DELAY_MS);
-    }
+            : loss.reason;
+        const now = Date.now();
+        if (lostSince === undefined) {
+          lostSince = now;
+          output.err(`slipway: lost the log stream of build ${buildId}: ${reason}; reconnecting`);
+        } else if (now - lostSince >= options.reconnectForMs) {
+          throw new SlipwayError(
+            'SW_SERVER_UNREACHABLE',
+            `gave up following build ${buildId}: no controller at ${api.server} for ${Math.round((now - lostSince) / 1000)}s (${reason}); the build itself goes on: follow it again with \`slipway logs -f ${buildId}\``,
+          );
+        }
+        const wait = delay;
+        delay = Math.min(delay * 2, MAX_DELAY_MS);
+        return wait;
+      },
+    });
+    return { ...detail, ...final };
   } finally {
     steps.stop();
-  }
-}
-
-/** Passes a stream's pieces through, telling `alive` of each (heartbeats included). */
-async function* watch(
-  body: AsyncIterable<Uint8Array>,
-  alive: () => void,
-): AsyncGenerator<Uint8Array> {
-  for await (const piece of body) {
-    alive();
-    yield piece;
   }
 }
 

@@ -5,16 +5,10 @@
  */
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
+import { CREDENTIAL_KINDS, CREDENTIAL_VALUES } from '../api/requests.ts';
 import { MIN_SECRET_LENGTH } from '../logs/secret-forms.ts';
 
-export const CREDENTIAL_KINDS = [
-  'secret_text',
-  'username_password',
-  'ssh_key',
-  'secret_file',
-  'registry_auth',
-  'git_token',
-] as const;
+export { CREDENTIAL_KINDS };
 
 export type CredentialKind = (typeof CREDENTIAL_KINDS)[number];
 
@@ -30,21 +24,24 @@ const secret = (what: string) =>
 const SSH_KEY =
   /^-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----\r?\n[\s\S]+\r?\n-----END \1PRIVATE KEY-----\s*$/;
 
-/** The value fields of each kind, as the API takes them. */
+/**
+ * The value fields of each kind, as the API takes them: the contract's shapes
+ * (src/api/requests.ts, which the API document shows) with the rules of each field.
+ */
 export const KIND_SCHEMAS = {
-  secret_text: z.strictObject({ value: secret('value') }),
-  username_password: z.strictObject({
+  secret_text: CREDENTIAL_VALUES.secret_text.extend({ value: secret('value') }),
+  username_password: CREDENTIAL_VALUES.username_password.extend({
     username: z.string().min(1, 'username is required').max(1024),
     password: secret('password'),
   }),
-  ssh_key: z.strictObject({
+  ssh_key: CREDENTIAL_VALUES.ssh_key.extend({
     private_key: secret('private_key').regex(
       SSH_KEY,
       'private_key must be a PEM or OpenSSH private key (-----BEGIN … PRIVATE KEY----- to -----END … PRIVATE KEY-----)',
     ),
     passphrase: secret('passphrase').optional(),
   }),
-  secret_file: z.strictObject({
+  secret_file: CREDENTIAL_VALUES.secret_file.extend({
     file_name: z
       .string()
       .regex(
@@ -58,8 +55,10 @@ export const KIND_SCHEMAS = {
         message: `the file must hold at least ${MIN_SECRET_LENGTH} bytes`,
       }),
   }),
-  registry_auth: z.strictObject({ docker_config: z.string().max(1024 * 1024) }),
-  git_token: z.strictObject({
+  registry_auth: CREDENTIAL_VALUES.registry_auth.extend({
+    docker_config: z.string().max(1024 * 1024),
+  }),
+  git_token: CREDENTIAL_VALUES.git_token.extend({
     token: secret('token'),
     username: z.string().min(1).max(1024).optional(),
   }),

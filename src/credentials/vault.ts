@@ -5,6 +5,7 @@
  * never kept. Opening checks that every stored value decrypts under the keyring, so a
  * wrong or missing key stops the start instead of surfacing in a build.
  */
+import { CREDENTIAL_ID } from '../api/requests.ts';
 import { SlipwayError } from '../errors/index.ts';
 import type { CredentialRow, CredentialsPort } from '../store/ports.ts';
 import { seal, unseal } from './cipher.ts';
@@ -20,7 +21,7 @@ import { keyringOf, newKey, writeKeyFile, type Keyring } from './keyring.ts';
 import { parseScope, type CredentialScope } from './scope.ts';
 
 /** What may name a credential: no path separators, no encodings, no leading dot. */
-export const CREDENTIAL_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
+export { CREDENTIAL_ID };
 
 /** What anyone may see of a credential: never its value. */
 export interface CredentialMeta {

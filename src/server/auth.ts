@@ -54,7 +54,7 @@ function isOpen(
 ): boolean {
   const all = methods(route);
   // @fastify/static marks each file route it makes with the directory it serves from.
-  const config: { rootPath?: unknown } | undefined = route.config;
+  const config = route.config as { rootPath?: unknown } | undefined;
   const root = config?.rootPath;
   if (
     uiDir !== undefined &&
@@ -87,7 +87,10 @@ export function installAuth(app: FastifyInstance, options: AuthOptions): void {
   const open = openRoutes(options.metricsPublic);
   const expected = createHash('sha256').update(options.adminToken).digest();
   app.addHook('onRoute', (route) => {
-    route.config = { ...route.config, [ACCESS]: isOpen(route, open, options.uiDir) };
+    route.config = {
+      ...route.config,
+      [ACCESS]: isOpen(route, open, options.uiDir),
+    } as RouteOptions['config'];
   });
   app.addHook('onRequest', (request, reply, done) => {
     // No route matched: the not-found handler only serves the UI's index.html or a 404.
@@ -100,7 +103,6 @@ export function installAuth(app: FastifyInstance, options: AuthOptions): void {
       void reply.header('retry-after', String(wait));
       return done(
         new ControllerError(
-          429,
           'too_many_requests',
           `too many wrong tokens from this address; try again in ${wait}s`,
         ),
@@ -110,14 +112,13 @@ export function installAuth(app: FastifyInstance, options: AuthOptions): void {
     if (token === undefined)
       return done(
         new ControllerError(
-          401,
           'unauthorized',
           'this API needs the admin token: send "Authorization: Bearer <token>"',
         ),
       );
     if (!tokenMatches(token, expected)) {
       options.throttle.fail(address);
-      return done(new ControllerError(401, 'unauthorized', 'the token is not valid'));
+      return done(new ControllerError('unauthorized', 'the token is not valid'));
     }
     done();
   });

@@ -8,6 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { isApiErrorCode, type ApiErrorCode } from '../errors/index.ts';
 import { ControllerError } from './api-error.ts';
 
 const STATUS_NAMES: Record<number, string> = {
@@ -34,7 +36,7 @@ export function httpError(statusCode: number): string {
 }
 
 /** Fastify's own error codes, as ours. */
-const FASTIFY_CODES: Record<string, string> = {
+const FASTIFY_CODES: Record<string, ApiErrorCode> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_body',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_body',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_body',
@@ -46,7 +48,7 @@ const FASTIFY_CODES: Record<string, string> = {
 };
 
 /** Codes for client errors that carry no code of ours, by status. */
-const CODES_BY_STATUS: Record<number, string> = {
+const CODES_BY_STATUS: Record<number, ApiErrorCode> = {
   401: 'unauthorized',
   403: 'forbidden',
   404: 'not_found',
@@ -58,6 +60,37 @@ const CODES_BY_STATUS: Record<number, string> = {
   429: 'too_many_requests',
   431: 'headers_too_large',
 };
+
+/** The code of a request that fails its schema, by the part that failed. */
+const CODES_BY_PART: Record<string, ApiErrorCode> = {
+  body: 'invalid_body',
+  querystring: 'invalid_query',
+  params: 'invalid_id',
+};
+
+/**
+ * A request that failed its route's schema (src/api/schemas.ts), as our error: the code
+ * the failing field names (a custom issue's `params.code`), else the failing part's; the
+ * message of each issue, a body's prefixed with the field's path.
+ */
+function validationError(
+  error: FastifyError & { validationContext?: string },
+): ControllerError | undefined {
+  if (!hasZodFastifySchemaValidationErrors(error)) return undefined;
+  const part = error.validationContext ?? 'body';
+  const issues = error.validation;
+  const named = (issues[0]?.params as { params?: { code?: unknown } } | undefined)?.params?.code;
+  const code =
+    typeof named === 'string' && isApiErrorCode(named)
+      ? named
+      : (CODES_BY_PART[part] ?? 'bad_request');
+  const messages = issues.map((issue) =>
+    part === 'body'
+      ? `${issue.instancePath.slice(1).replaceAll('/', '.') || 'body'}: ${issue.message}`
+      : issue.message,
+  );
+  return new ControllerError(code, [...new Set(messages)].join('; '));
+}
 
 /** A short random id for a request, for matching a 500 with its log line. */
 export function requestId(): string {
@@ -80,6 +113,8 @@ export function clientError(
 ): Record<string, unknown> & { statusCode: number } {
   if (error instanceof ControllerError)
     return errorBody(error.statusCode, error.code, error.message);
+  const invalid = validationError(error as FastifyError);
+  if (invalid) return errorBody(invalid.statusCode, invalid.code, invalid.message);
   const statusCode =
     typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600
       ? error.statusCode

@@ -1,9 +1,10 @@
 /**
  * fastify's schema compilers, loaded when a route first needs one. fastify requires ajv
  * (with its formats) and fast-json-stringify when it starts, about 8 MiB resident; our
- * routes validate their bodies with zod and declare no fastify schemas, so an idle
- * controller never needs them. A route that declares one still gets fastify's own
- * compilers, loaded from where fastify loads them.
+ * routes' schemas are zod and the app uses the zod type provider's compilers (http.ts),
+ * so these factories never run and an idle controller never loads them. A plugin that
+ * set its own JSON-schema route would still get fastify's compilers, loaded from where
+ * fastify loads them.
  */
 import { createRequire } from 'node:module';
 import type { FastifyServerOptions } from 'fastify';

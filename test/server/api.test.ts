@@ -17,7 +17,6 @@ import { loadKeyring } from '../../src/credentials/keyring.ts';
 import { CredentialVault } from '../../src/credentials/vault.ts';
 import { Controller } from '../../src/server/controller.ts';
 import { createHttpServer } from '../../src/server/http.ts';
-import { OPENAPI_ROUTES } from '../../src/server/openapi.ts';
 import { openStore, type Store } from '../../src/store/open.ts';
 import { gitRepo, type Repo } from '../support/git.ts';
 import { jobInput } from '../support/jobs.ts';
@@ -204,16 +203,13 @@ describe('the API', () => {
     expect((await app.inject({ url: '/healthz' })).statusCode).toBe(200);
   });
 
-  it('documents every route it serves in its OpenAPI document', async () => {
+  it('serves its OpenAPI document behind the token', async () => {
+    // What it documents is test/server/openapi.test.ts.
+    expect((await app.inject({ url: '/api/v1/openapi.json' })).statusCode).toBe(401);
     const doc = (await app.inject({ url: '/api/v1/openapi.json', headers: auth })).json<{
       paths: Record<string, object>;
     }>();
-    const served = app.printRoutes({ commonPrefix: false });
-    for (const route of OPENAPI_ROUTES) {
-      expect(doc.paths[route.path]).toHaveProperty(route.method);
-      const fastifyPath = route.path.replace(/\{(\w+)\}/g, ':$1');
-      expect(served).toContain(fastifyPath.split('/').at(-1));
-    }
+    expect(doc.paths['/api/v1/builds/{id}']).toHaveProperty('get');
   });
 
   it('runs a manual build through the DAG with inputs, retries infra errors, and stores every step', async () => {

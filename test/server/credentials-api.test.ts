@@ -156,7 +156,9 @@ describe('credentials API', () => {
     );
     expect((await call('DELETE', '/api/v1/credentials/c-secret_text')).status).toBe(204);
     expect((await call('GET', '/api/v1/credentials/c-secret_text')).status).toBe(404);
-    expect((await call('DELETE', '/api/v1/credentials/c-secret_text')).body.code).toBe('not_found');
+    expect((await call('DELETE', '/api/v1/credentials/c-secret_text')).body.code).toBe(
+      'credential_not_found',
+    );
   });
 
   it('refuses bad ids, kinds, values and scopes with 400 and says what is wrong', async () => {

@@ -16,6 +16,12 @@ const build: Build = {
   branch: 'main',
   tag: null,
   pr: null,
+  prTargetBranch: null,
+  prHeadBranch: null,
+  prHeadRepo: null,
+  ref: null,
+  trust: 'trusted',
+  trustReason: null,
   sha: 'a'.repeat(40),
   inputs: { level: 'high', count: 2 },
   commitMessage: 'Fix the <b>parser</b>\n\nIt dropped the last line.\n',
@@ -39,7 +45,7 @@ describe('BuildInfo', () => {
 
   it('leaves out what the build does not have (older controllers send no commit fields)', () => {
     const { commitMessage: _m, commitAuthor: _a, ...older } = build;
-    const out = html({ ...older, inputs: {} });
+    const out = html({ ...older, inputs: {} } as Build);
     expect(out).not.toContain('commit-');
     expect(out).not.toContain('<dl');
     expect(html({ ...build, commitMessage: null, commitAuthor: null })).not.toContain('commit-');

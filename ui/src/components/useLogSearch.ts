@@ -4,14 +4,11 @@
  * it finds (line starts and numbers) are what Next and Previous go through.
  */
 import { useEffect, useMemo, useState } from 'react';
-import { api } from '../api.ts';
+import { api, type LogSearchResult } from '../api.ts';
 import type { Line, LogWindow } from '../log-lines.ts';
 import type { LogTarget } from './useLogWindow.ts';
 
-interface SearchAnswer {
-  matches: { offset: number; line: number; lineStart: number }[];
-  truncated: boolean;
-}
+type SearchAnswer = LogSearchResult;
 
 export interface LogSearch {
   /** Hits in log order, one per line. */

@@ -4,7 +4,7 @@
  * offset (a search hit), and takes live output while it reaches the end.
  */
 import { useCallback, useEffect, useReducer, useRef } from 'react';
-import { api, decode, follow, type LogChunk } from '../api.ts';
+import { api, decode, follow, type LogChunk, type LogWindowAnswer } from '../api.ts';
 import {
   appendPieces,
   EMPTY_WINDOW,
@@ -26,12 +26,7 @@ export type Change =
   | { kind: 'prepend'; added: number }
   | { kind: 'offset'; offset: number };
 
-interface RangeAnswer {
-  from: number;
-  size: number;
-  lastId: number;
-  chunks: LogChunk[];
-}
+type RangeAnswer = LogWindowAnswer;
 
 interface Model {
   win: LogWindow;

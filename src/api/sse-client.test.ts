@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readSse, type SseEvent } from './sse.ts';
+import { readSse, type SseEvent } from './sse-client.ts';
 
 async function events(pieces: string[]): Promise<SseEvent[]> {
   const body = pieces.map((piece) => new TextEncoder().encode(piece));
