@@ -5,11 +5,13 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { CREDENTIAL_VALUES } from '../api/requests.ts';
 import { createMasker } from '../logs/masker.ts';
 import {
   CREDENTIAL_KINDS,
   envValue,
   fingerprint,
+  KIND_SCHEMAS,
   maskingForms,
   parseValue,
   type CredentialKind,
@@ -160,6 +162,16 @@ describe('credential kinds', () => {
         if (typeof v === 'string' && v.length > 5) expect(text).not.toContain(v);
     }
   });
+
+  it.each(CREDENTIAL_KINDS)(
+    '%s: takes exactly the fields the API contract documents, and refuses others',
+    (kind) => {
+      const shape = (schema: { shape: object }) => Object.keys(schema.shape).sort();
+      expect(shape(KIND_SCHEMAS[kind])).toEqual(shape(CREDENTIAL_VALUES[kind]));
+      const extra = parseValue(kind, { ...SAMPLES[kind].fields, extra_field: 'x' });
+      expect('errors' in extra && extra.errors.join('; ')).toMatch(/extra_field/);
+    },
+  );
 
   it('fingerprints tell values apart, not field order, and show nothing of the value', () => {
     const a = fingerprint(
