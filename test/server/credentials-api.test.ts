@@ -254,3 +254,36 @@ describe('credentials API', () => {
     );
   });
 });
+
+describe('credentials API without a credentials store', () => {
+  it('answers every route with 503 credentials_unavailable, and documents them still', async () => {
+    const bare = await apiApp({ credentials: undefined });
+    try {
+      for (const [method, url, payload] of [
+        ['GET', '/api/v1/credentials'],
+        ['GET', '/api/v1/credentials/x1'],
+        ['PUT', '/api/v1/credentials/x1', { kind: 'secret_text', value: { value: 'long-enough' } }],
+        ['DELETE', '/api/v1/credentials/x1'],
+        ['POST', '/api/v1/credentials/rotate-key'],
+      ] as const) {
+        const response = await bare.app.inject({
+          method,
+          url,
+          headers: auth,
+          ...(payload ? { payload } : {}),
+        });
+        expect([method, url, response.statusCode]).toEqual([method, url, 503]);
+        expect(response.json()).toMatchObject({ code: 'credentials_unavailable' });
+      }
+      const doc = await bare.app.inject({ url: '/api/v1/openapi.json', headers: auth });
+      const paths = doc.json<{ paths: Record<string, object> }>().paths;
+      expect(Object.keys(paths['/api/v1/credentials/{id}']!).sort()).toEqual([
+        'delete',
+        'get',
+        'put',
+      ]);
+    } finally {
+      await bare.close();
+    }
+  });
+});
