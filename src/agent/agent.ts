@@ -206,6 +206,7 @@ export class Agent {
         signal,
         reporter,
         secrets: assignment.secrets,
+        ...(assignment.masks ? { masks: assignment.masks } : {}),
         ...(assignment.untrusted !== undefined ? { untrusted: assignment.untrusted } : {}),
         source: localSource(dir, {
           listing: 'all',

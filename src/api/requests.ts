@@ -138,7 +138,98 @@ export const LogSearchQuery = z.looseObject({
 
 export const InputsQuery = z.looseObject({ branch: z.string().optional() });
 
+// ---------------------------------------------------------------------------------------
+// Credentials (the rules beyond shape, like minimum lengths, are src/credentials/kinds.ts's)
+
+/** What may name a credential: no path separators, no encodings, no leading dot. */
+export const CREDENTIAL_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
+
+/** The kinds of credential (src/credentials/kinds.ts says what each holds). */
+export const CREDENTIAL_KINDS = [
+  'secret_text',
+  'username_password',
+  'ssh_key',
+  'secret_file',
+  'registry_auth',
+  'git_token',
+] as const;
+
+export const CredentialParams = z.strictObject({
+  id: z
+    .string()
+    .meta({ description: 'the credential id: 1 to 64 letters, digits, ".", "_" or "-"' })
+    .transform((id, ctx) =>
+      CREDENTIAL_ID.test(id)
+        ? id
+        : refuse(
+            ctx,
+            'invalid_id',
+            'a credential id is 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit',
+          ),
+    ),
+});
+
+/** The value fields of each kind (write-only: no answer ever carries them). */
+export const CREDENTIAL_VALUES = {
+  secret_text: z.strictObject({ value: z.string() }),
+  username_password: z.strictObject({ username: z.string(), password: z.string() }),
+  ssh_key: z.strictObject({ private_key: z.string(), passphrase: z.string().optional() }),
+  secret_file: z.strictObject({
+    file_name: z.string(),
+    content_base64: z.string().meta({ description: 'the file content in base64' }),
+  }),
+  registry_auth: z.strictObject({
+    docker_config: z.string().meta({ description: 'the content of a docker config.json' }),
+  }),
+  git_token: z.strictObject({ token: z.string(), username: z.string().optional() }),
+} as const satisfies Record<(typeof CREDENTIAL_KINDS)[number], z.ZodType>;
+
+/** Where a credential may be used; a missing list (or scope) means any. */
+export const CredentialScopeBody = z.strictObject({
+  jobs: z.array(z.string()).optional().meta({ description: 'job names; empty: every job' }),
+  branches: z
+    .array(z.string())
+    .optional()
+    .meta({ description: 'branch globs; empty: every build, branch or not' }),
+});
+
+const BODY_SHAPE =
+  'the body is a JSON object {"kind": ..., "value": {...}, "scope": {"jobs": [...], "branches": [...]}}';
+
+function credentialBody<K extends (typeof CREDENTIAL_KINDS)[number]>(kind: K) {
+  return z.strictObject(
+    { kind: z.literal(kind), value: CREDENTIAL_VALUES[kind], scope: CredentialScopeBody.nullish() },
+    {
+      error: (issue) =>
+        issue.code === 'unrecognized_keys'
+          ? `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}: the body has kind, value and scope`
+          : undefined,
+    },
+  );
+}
+
+/** The body of `PUT /api/v1/credentials/:id`, one shape per kind. */
+export const CredentialBody = z.discriminatedUnion(
+  'kind',
+  [
+    credentialBody('secret_text'),
+    credentialBody('username_password'),
+    credentialBody('ssh_key'),
+    credentialBody('secret_file'),
+    credentialBody('registry_auth'),
+    credentialBody('git_token'),
+  ],
+  {
+    error: (issue) =>
+      typeof issue.input !== 'object' || issue.input === null || Array.isArray(issue.input)
+        ? BODY_SHAPE
+        : `kind must be one of ${CREDENTIAL_KINDS.join(', ')}`,
+  },
+);
+
 /** The body of `PUT /api/v1/jobs/:name`. */
 export type JobBody = z.input<typeof JobBody>;
 /** The body of `POST /api/v1/jobs/:name/builds`. */
 export type TriggerBody = z.input<typeof TriggerBody>;
+/** The body of `PUT /api/v1/credentials/:id`. */
+export type CredentialBody = z.input<typeof CredentialBody>;

@@ -9,6 +9,7 @@
  * not carry zod).
  */
 import * as z from 'zod';
+import { CREDENTIAL_KINDS } from './requests.ts';
 
 // ---------------------------------------------------------------------------------------
 // Shared shapes
@@ -245,6 +246,25 @@ export const Ready = z.strictObject({
   dispatch: z.string().optional(),
 });
 
+/** What anyone may see of a credential: never its value (src/credentials/vault.ts). */
+export const Credential = z
+  .strictObject({
+    id: z.string(),
+    kind: z.enum(CREDENTIAL_KINDS),
+    scope: z.strictObject({ jobs: z.array(z.string()), branches: z.array(z.string()) }),
+    fingerprint: z.string().meta({ description: 'sha256: and 16 hex digits of the value' }),
+    keyId: z.string().meta({ description: 'the key its value is sealed under' }),
+    createdAt: epochMs,
+    updatedAt: epochMs,
+    createdBy: z.string(),
+  })
+  .meta({ id: 'Credential' });
+
+export const CredentialList = z.strictObject({ credentials: z.array(Credential) });
+
+/** The answer of a key rotation: the current key, and how many values moved to it. */
+export const KeyRotation = z.strictObject({ keyId: z.string(), resealed: z.int() });
+
 /** A log event of the live log stream (`event: log`). */
 export const LogEvent = z.strictObject({
   attempt: z.int(),
@@ -279,3 +299,6 @@ export type LogChunk = LogWindow['chunks'][number];
 export type LogSearchResult = z.output<typeof LogSearchResult>;
 export type LogEvent = z.output<typeof LogEvent>;
 export type WebhookAnswer = z.output<typeof WebhookAnswer>;
+export type Credential = z.output<typeof Credential>;
+export type CredentialList = z.output<typeof CredentialList>;
+export type KeyRotation = z.output<typeof KeyRotation>;

@@ -101,6 +101,13 @@ export const COMMANDS: readonly LazyCommand[] = [
     description: 'queued job attempts and why each waits',
     load: client,
   },
+  {
+    name: 'credentials',
+    term: 'credentials',
+    description: 'list, add and remove credentials, and rotate their key',
+    load: () =>
+      import('./credentials.ts').then((m) => (p, c) => m.registerCredentials(p, c.output)),
+  },
 ];
 
 function version(): string {

@@ -25,6 +25,16 @@ const SecretRef = z
   )
   .describe('A reference to a secret value: `env:NAME` or `file:/path`.');
 
+const BuildSecretRef = z
+  .string()
+  .regex(
+    /^((env|file):.+|credential:[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63})$/,
+    'a secret is a reference like env:NAME, file:/path or credential:ID, never the value itself',
+  )
+  .describe(
+    'A reference to a secret value: `env:NAME`, `file:/path`, or `credential:ID` (a stored credential, within its scope).',
+  );
+
 const Duration = z.string().describe('A duration like 90s, 10m, 1h.');
 const Size = z.string().describe('A size like 100MiB.');
 
@@ -142,8 +152,16 @@ export const ServerConfigSchema = z
       })
       .strict()
       .optional(),
+    credentials: z
+      .object({
+        key: SecretRef.optional().describe(
+          'The key credentials are encrypted with (env:NAME or file:/path, one base64 line of 32 bytes per key, the current one first); default: data_dir/credentials.key, created at first start.',
+        ),
+      })
+      .strict()
+      .optional(),
     secrets: z
-      .record(z.string(), SecretRef)
+      .record(z.string(), BuildSecretRef)
       .optional()
       .describe('Secrets given to the jobs that list them.'),
     jobs: z.record(z.string(), ConfigJobSchema).optional(),
@@ -190,7 +208,9 @@ export interface ServerConfig {
   };
   /** Whether /metrics is served without the admin token. */
   metrics: { public: boolean };
-  /** Secret references by name (resolved by resolveSecrets). */
+  /** The credentials key by reference, or null for data_dir/credentials.key. */
+  credentialsKeyRef: string | null;
+  /** Secret references by name (resolved by resolveSecrets; `credential:` ones per build). */
   secrets: Record<string, string>;
   jobs: ConfigJob[];
 }
@@ -362,6 +382,7 @@ function buildConfig(
       })(),
     },
     metrics: { public: raw.metrics?.public ?? false },
+    credentialsKeyRef: raw.credentials?.key ?? null,
     secrets: raw.secrets ?? {},
     jobs: Object.entries(raw.jobs ?? {}).map(([name, job]) => ({
       name,
@@ -450,15 +471,27 @@ export function resolveRef(ref: string, key: string, env: NodeJS.ProcessEnv = pr
   }
 }
 
+/** The `credential:ID` references of `secrets:`: credential id by secret name. */
+export function credentialSecrets(config: ServerConfig): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(config.secrets)
+      .filter(([, ref]) => ref.startsWith('credential:'))
+      .map(([name, ref]) => [name, ref.slice('credential:'.length)]),
+  );
+}
+
+/**
+ * Resolves the `env:`/`file:` references of `secrets:` (`credential:` ones are resolved
+ * per build, within the credential's scope: credentialSecrets).
+ */
 export function resolveSecrets(
   config: ServerConfig,
   env: NodeJS.ProcessEnv = process.env,
 ): Record<string, string> {
   return Object.fromEntries(
-    Object.entries(config.secrets).map(([name, ref]) => [
-      name,
-      resolveRef(ref, `secrets.${name}`, env),
-    ]),
+    Object.entries(config.secrets)
+      .filter(([, ref]) => !ref.startsWith('credential:'))
+      .map(([name, ref]) => [name, resolveRef(ref, `secrets.${name}`, env)]),
   );
 }
 

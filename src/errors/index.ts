@@ -31,7 +31,7 @@ export const API_ERRORS = {
   invalid_id: {
     status: 400,
     meaning:
-      'A build, attempt or build number in the path or query is not a positive whole number.',
+      'A build, attempt or build number in the path or query is not a positive whole number, or a credential id is malformed.',
   },
   invalid_name: {
     status: 400,
@@ -72,6 +72,7 @@ export const API_ERRORS = {
   build_not_found: { status: 404, meaning: 'No such build.' },
   attempt_not_found: { status: 404, meaning: 'The attempt is not part of the build in the path.' },
   branch_not_found: { status: 404, meaning: "The job's repository has no such branch." },
+  credential_not_found: { status: 404, meaning: 'No credential with this id.' },
   unknown_provider: {
     status: 404,
     meaning: 'A webhook path other than `/hooks/github|gitlab|gitea/JOB`.',
@@ -112,6 +113,10 @@ export const API_ERRORS = {
     status: 503,
     meaning: 'The store cannot do this now (full disk, I/O error, damaged file).',
   },
+  credentials_unavailable: {
+    status: 503,
+    meaning: 'The server was made without a credentials store (an embedding or a test).',
+  },
 } as const satisfies Record<string, ApiErrorEntry>;
 
 /** A code of the HTTP API. */
@@ -141,6 +146,8 @@ export const ERROR_CODES = {
     "The controller's store file cannot be opened, is not a SQLite database, or is damaged.",
   SW_SERVER_UNREACHABLE: 'The controller named by --server / SLIPWAY_SERVER does not answer.',
   SW_API_ERROR: 'The controller refused a request; its error code and message are shown.',
+  SW_CREDENTIALS_KEY:
+    'The credentials key is missing, malformed, or not the key the stored credentials were encrypted with.',
   SW_INTERNAL: 'A bug in Slipway: something that should not happen did. Please report it.',
 } as const;
 

@@ -10,7 +10,11 @@ import { Agent } from '../agent/agent.ts';
 import { DEFAULT_POLICY, LABELS, type Backend } from '../backends/backend.ts';
 import { createDockerBackend, dockerEndpoint } from '../backends/docker/docker-backend.ts';
 import { createProcessBackend } from '../backends/process/process-backend.ts';
+import { createBuildCredentials } from '../credentials/build-secrets.ts';
+import { loadKeyring } from '../credentials/keyring.ts';
+import { CredentialVault } from '../credentials/vault.ts';
 import {
+  credentialSecrets,
   defaultConfig,
   loadConfig,
   resolveRef,
@@ -177,9 +181,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const backend = config.agent.enabled ? await chooseBackend(config, log) : undefined;
   const token = adminToken(config, env, log);
   const id = controllerId(config.dataDir);
+  // A key that cannot be read is refused before the store is opened.
+  const keyring = loadKeyring({ dataDir: config.dataDir, ref: config.credentialsKeyRef, env });
   const store = await openStore(join(config.dataDir, 'slipway.db'), {
     minFreeDisk: config.limits.minFreeDisk,
   });
+  const vault = await CredentialVault.open(store.credentials, keyring).catch(
+    async (error: unknown) => {
+      await store.close();
+      throw error;
+    },
+  );
+  let credentialRefs = credentialSecrets(config);
+  warnMissingCredentials(vault, credentialRefs, log);
   store.health.start();
   await syncJobs(store, config);
 
@@ -190,6 +204,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     graceMs: config.limits.graceMs,
     maxJobMs: config.limits.maxBuildMs,
     secrets,
+    credentials: createBuildCredentials(vault, () => credentialRefs),
     log,
     id,
   });
@@ -269,6 +284,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const diff = await syncJobs(store, config);
     // Builds dispatched from now on get the new values; running attempts keep theirs.
     controller.setSecrets(nextSecrets);
+    credentialRefs = credentialSecrets(config);
+    warnMissingCredentials(vault, credentialRefs, log);
     const secretsDiff = diffNames(secretValues, nextSecrets);
     secretValues = nextSecrets;
     await schedules.start();
@@ -287,6 +304,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     metricsPublic: config.metrics.public,
     authThrottle: { failures: config.limits.authFailures, windowMs: config.limits.authWindowMs },
     requestTimeoutMs: config.limits.requestTimeoutMs,
+    credentials: vault,
     log,
   });
   await http.listen({ host: config.listen.host, port: config.listen.port });
@@ -318,4 +336,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await store.close();
     },
   };
+}
+
+/** Builds naming a `credential:` reference that does not exist fail; say so at start too. */
+function warnMissingCredentials(
+  vault: CredentialVault,
+  references: Readonly<Record<string, string>>,
+  log: (line: string) => void,
+): void {
+  for (const [name, id] of Object.entries(references))
+    if (!vault.get(id))
+      log(
+        `slipway: WARNING: secrets.${name} refers to credential ${id}, which does not exist; builds naming ${name} end in error until it is created`,
+      );
 }

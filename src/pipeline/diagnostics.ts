@@ -55,6 +55,10 @@ export const DIAGNOSTIC_CODES = {
     'A `${{ }}` in a script reads a value from outside the pipeline; it is passed through the environment instead.',
   'untrusted-expression-unsafe':
     'A `${{ }}` in a script reads a value from outside the pipeline where it cannot be passed safely.',
+  'credential-out-of-scope':
+    'A job names a credential that this build may not use (its job or branch is outside the scope).',
+  'credential-missing':
+    'A job names a secret that the server configuration maps to a credential that does not exist.',
 } as const;
 
 export type DiagnosticCode = keyof typeof DIAGNOSTIC_CODES;

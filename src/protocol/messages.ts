@@ -29,6 +29,8 @@ export interface Assignment {
   repo: { url: string; sha: string; ref?: string };
   /** The values of the secrets this job names (only those; none for an untrusted build). */
   secrets: Record<string, string>;
+  /** Further forms of the secrets to mask (a credential's password alone, its key's body). */
+  masks?: string[];
   /** Why the build is untrusted (a pull request from a fork); absent for trusted builds. */
   untrusted?: string;
   cacheScope: string;

@@ -46,6 +46,8 @@ export interface JobRunOptions {
   reporter: Reporter;
   /** Every secret value of the run, by name. Injected when the job lists the name; always masked. */
   secrets: Readonly<Record<string, string>>;
+  /** Further forms of the secrets to mask, never injected (a credential's parts). */
+  masks?: readonly string[];
   /**
    * Why this run is untrusted (a pull request from a fork), or undefined. An untrusted run
    * says so in its log, and secrets its job names but `secrets` lacks are left unset
@@ -444,7 +446,7 @@ async function execStep(
   // One masker over both streams, in arrival order: output keeps the order it was written
   // in, and a secret split across stdout and stderr is caught like one split across writes.
   const masker = createStreamMasker(
-    Object.values(options.secrets),
+    [...Object.values(options.secrets), ...(options.masks ?? [])],
     resumeAt ? { start: resumeAt } : {},
   );
   let releaseTimer: NodeJS.Timeout | undefined;

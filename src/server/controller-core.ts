@@ -6,6 +6,7 @@
  * up or wakes workers: the store is the truth.
  */
 import { EventEmitter } from 'node:events';
+import type { BuildCredentials } from '../credentials/build-secrets.ts';
 import type { AgentLink, AgentMessage } from '../protocol/messages.ts';
 import { isStoreFailure } from '../store/health.ts';
 import type { Store } from '../store/ports.ts';
@@ -22,6 +23,8 @@ export interface ControllerOptions {
   maxJobMs?: number;
   /** Secret values by name, given to the jobs that list them (`setSecrets` replaces them). */
   secrets: Readonly<Record<string, string>>;
+  /** Stored credentials: checked against their scopes at trigger, given at dispatch. */
+  credentials?: BuildCredentials;
   now?: () => number;
   /** Where failures that no caller can handle are told, with their context (the server's log). */
   log?: (line: string) => void;

@@ -16,9 +16,11 @@ import {
   validatorCompiler,
 } from 'fastify-type-provider-zod';
 import type { ReloadResult } from '../api/schemas.ts';
+import type { CredentialVault } from '../credentials/vault.ts';
 import { isStoreFailure } from '../store/health.ts';
 import { buildRoutes } from './api/builds.ts';
 import { configRoutes } from './api/config.ts';
+import { credentialRoutes } from './api/credentials.ts';
 import type { ApiContext } from './api/context.ts';
 import { eventRoutes } from './api/events.ts';
 import { CSP } from './api/headers.ts';
@@ -62,6 +64,8 @@ export interface HttpOptions {
   requestTimeoutMs?: number;
   /** Where errors a client is not told about are logged (default stderr). */
   log?: (line: string) => void;
+  /** The credentials store; without it its routes answer `credentials_unavailable`. */
+  credentials?: CredentialVault;
   /** Sees every route as it is registered (tests enumerate the routes with it). */
   onRoute?: (route: { method: string[]; url: string }) => void;
 }
@@ -171,6 +175,7 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
     ...(options.schedules ? { schedules: options.schedules } : {}),
     webhookBodyBytes: options.webhookBodyBytes,
     metricsPublic: options.metricsPublic ?? false,
+    ...(options.credentials ? { credentials: options.credentials } : {}),
   };
   // The OpenAPI document is made from the routes registered after this (their schemas).
   await app.register(fastifySwagger, {
@@ -191,6 +196,7 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
     queueRoutes,
     eventRoutes,
     configRoutes,
+    credentialRoutes,
     webhookRoutes,
   ])
     await app.register(routes, ctx);

@@ -10,6 +10,7 @@ import SQLite from 'better-sqlite3';
 import type { MigrationProvider, SqliteDatabase, SqliteStatement } from 'kysely';
 import { SlipwayError } from '../errors/index.ts';
 import { BuildStore } from './builds.ts';
+import { CredentialStore } from './credentials.ts';
 import { StoreHealth, storageFailure, type MinFreeDisk } from './health.ts';
 import { JobStore } from './jobs.ts';
 import { Kysely, Migrator, SqliteDialect } from './kysely.ts';
@@ -102,6 +103,7 @@ export async function openSqliteStore(
     builds: new BuildStore(db),
     logs: new LogStore(db),
     triggers: new TriggerStore(db),
+    credentials: new CredentialStore(db),
     health,
     async ping() {
       await db.selectFrom('meta').select('key').limit(1).execute();

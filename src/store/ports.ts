@@ -1,6 +1,6 @@
 /**
  * The store's ports: one interface per aggregate (jobs; builds with their job runs,
- * attempts and steps; logs; triggers) and the `Store` that bundles them. The controller
+ * attempts and steps; logs; triggers; credentials) and the `Store` that bundles them. The controller
  * and the HTTP layer see only these; the embedded SQLite driver (`open.ts` and the
  * `*-store` classes) implements them, and a PostgreSQL driver will be a second
  * implementation that passes the same conformance suite (`test/store/conformance.ts`).
@@ -13,7 +13,14 @@ import type { Insertable, Selectable, Transaction, Updateable } from 'kysely';
 import type { AttemptStatus, Outcome, StepStatus } from '../domain/status.ts';
 import type { StoreHealth } from './health.ts';
 import type { LogSearchResult } from './log-search.ts';
-import type { AttemptsTable, BuildsTable, Database, JobRunsTable, StepsTable } from './schema.ts';
+import type {
+  AttemptsTable,
+  BuildsTable,
+  CredentialsTable,
+  Database,
+  JobRunsTable,
+  StepsTable,
+} from './schema.ts';
 
 /**
  * A transaction of the store, handed to the callbacks of `BuildsPort.create` and
@@ -234,6 +241,37 @@ export interface TriggersPort {
   setMeta(key: string, value: string): Promise<void>;
 }
 
+// ── credentials ──────────────────────────────────────────────────────────────────────
+
+/** A stored credential: its value sealed, with its kind, scope (JSON) and fingerprint. */
+export type CredentialRow = Selectable<CredentialsTable>;
+
+/**
+ * Sealed credential values with their kind, scope and fingerprint. The store never sees
+ * a value in clear: `src/credentials` seals and unseals them.
+ */
+export interface CredentialsPort {
+  /** Every credential, by id. */
+  list(): Promise<CredentialRow[]>;
+  get(id: string): Promise<CredentialRow | undefined>;
+  /**
+   * Creates or replaces one credential in one transaction. A replacement keeps its
+   * creation time and creator. True when it was created.
+   */
+  put(row: CredentialRow): Promise<boolean>;
+  /** False when there was no such credential. */
+  remove(id: string): Promise<boolean>;
+  /**
+   * Moves one row to another key, only if it is still sealed under `from.keyId` with the
+   * same nonce (a concurrent replacement wins). True when the row was changed.
+   */
+  reseal(
+    id: string,
+    from: { keyId: string; nonce: Buffer },
+    to: { ciphertext: Buffer; nonce: Buffer; keyId: string },
+  ): Promise<boolean>;
+}
+
 // ── the store ───────────────────────────────────────────────────────────────────────
 
 /** The store: its aggregates, its health, and its life. */
@@ -242,6 +280,7 @@ export interface Store {
   readonly builds: BuildsPort;
   readonly logs: LogsPort;
   readonly triggers: TriggersPort;
+  readonly credentials: CredentialsPort;
   /** Whether the store can be written and trusted; `health.start()` begins the periodic checks. */
   readonly health: StoreHealth;
   /** Throws when the store cannot answer a trivial query. */

@@ -179,4 +179,23 @@ export interface Database {
   deliveries: DeliveriesTable;
   cron_fires: CronFiresTable;
   meta: MetaTable;
+  credentials: CredentialsTable;
+}
+
+/** A stored credential: its value sealed (AES-256-GCM), never in clear (credentials/). */
+export interface CredentialsTable {
+  id: string;
+  kind: string;
+  /** JSON {jobs: string[], branches: string[]}; empty lists mean any. */
+  scope: string;
+  /** The sealed value with its GCM tag. */
+  ciphertext: Buffer;
+  nonce: Buffer;
+  /** The id of the key it is sealed under (a rotation moves rows to the new one). */
+  key_id: string;
+  fingerprint: string;
+  created_at: number;
+  updated_at: number;
+  /** Who created it (`admin` while there is only the admin token). */
+  created_by: string;
 }

@@ -13,6 +13,8 @@ import { Agent } from '../../src/agent/agent.ts';
 import { DEFAULT_POLICY } from '../../src/backends/backend.ts';
 import { createFakeBackend } from '../../src/backends/fake/fake-backend.ts';
 import { resolveRef } from '../../src/config/server-config.ts';
+import { loadKeyring } from '../../src/credentials/keyring.ts';
+import { CredentialVault } from '../../src/credentials/vault.ts';
 import { Controller } from '../../src/server/controller.ts';
 import { createHttpServer } from '../../src/server/http.ts';
 import { openStore, type Store } from '../../src/store/open.ts';
@@ -98,6 +100,7 @@ beforeAll(async () => {
     resolveRef: (ref, key) => resolveRef(ref, key, { HOOK_SECRET }),
     reload: () => Promise.reject(new Error('no configuration file')),
     version: 'test',
+    credentials: await CredentialVault.open(store.credentials, loadKeyring({ dataDir })),
   });
   await store.jobs.put(jobInput('app', repo.dir, { webhookSecret: 'env:HOOK_SECRET' }), Date.now());
 });

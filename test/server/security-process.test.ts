@@ -105,7 +105,13 @@ describe('a real slipway server', () => {
     const mode = (path: string): string => (statSync(path).mode & 0o777).toString(8);
     expect(mode(dataDir)).toBe('700');
     expect(mode(join(dataDir, '..'))).toBe('700');
-    for (const file of ['slipway.db', 'slipway.db-wal', 'slipway.db-shm', 'admin-token'])
+    for (const file of [
+      'slipway.db',
+      'slipway.db-wal',
+      'slipway.db-shm',
+      'admin-token',
+      'credentials.key',
+    ])
       expect({ file, mode: mode(join(dataDir, file)) }).toEqual({ file, mode: '600' });
     expect(readFileSync(join(dataDir, 'admin-token'), 'utf8').trim()).toBe(token);
   });

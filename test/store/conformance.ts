@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { queuedAttempt, type NewBuild } from '../../src/store/builds.ts';
-import type { Store } from '../../src/store/ports.ts';
+import type { CredentialRow, Store } from '../../src/store/ports.ts';
 
 export function storeConformance(name: string, open: () => Promise<Store>): void {
   const job = {
@@ -385,5 +385,95 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       expect(await store.triggers.lastFire('app', 'k')).toBe(200);
       await store.close();
     });
+
+    it('credentials: put, get, list by id; a replacement keeps its creation and creator', async () => {
+      const store = await open();
+      const deploy = credential('deploy', 'k1', 1);
+      expect(await store.credentials.put(deploy)).toBe(true);
+      expect(await store.credentials.put(credential('api', 'k1', 2))).toBe(true);
+      // Blobs come back byte for byte: a changed nonce or ciphertext would fail to unseal.
+      expect(await store.credentials.get('deploy')).toEqual(deploy);
+      expect((await store.credentials.list()).map((c) => c.id)).toEqual(['api', 'deploy']);
+      const replaced = {
+        ...credential('deploy', 'k2', 3),
+        kind: 'ssh_key',
+        scope: '{"jobs":["app"],"branches":["main"]}',
+        fingerprint: 'SHA256:other',
+        created_at: 99,
+        updated_at: 50,
+        created_by: 'someone else',
+      };
+      expect(await store.credentials.put(replaced)).toBe(false);
+      expect(await store.credentials.get('deploy')).toEqual({
+        ...replaced,
+        created_at: deploy.created_at,
+        created_by: deploy.created_by,
+      });
+      expect(await store.credentials.get('missing')).toBeUndefined();
+      await store.close();
+    });
+
+    it('credentials: remove says whether it existed', async () => {
+      const store = await open();
+      await store.credentials.put(credential('deploy', 'k1', 1));
+      expect(await store.credentials.remove('deploy')).toBe(true);
+      expect(await store.credentials.remove('deploy')).toBe(false);
+      expect(await store.credentials.get('deploy')).toBeUndefined();
+      expect(await store.credentials.list()).toEqual([]);
+      await store.close();
+    });
+
+    it('credentials: a reseal moves a row only while it is sealed under the key and nonce it read', async () => {
+      const store = await open();
+      const row = credential('deploy', 'k1', 1);
+      await store.credentials.put(row);
+      const to = { ciphertext: Buffer.from('sealed under k2'), nonce: nonce(9), keyId: 'k2' };
+      // Another key or another nonce (a concurrent replacement): the row is left alone.
+      expect(await store.credentials.reseal('deploy', { keyId: 'k0', nonce: row.nonce }, to)).toBe(
+        false,
+      );
+      expect(await store.credentials.reseal('deploy', { keyId: 'k1', nonce: nonce(7) }, to)).toBe(
+        false,
+      );
+      expect(await store.credentials.get('deploy')).toEqual(row);
+      expect(await store.credentials.reseal('deploy', { keyId: 'k1', nonce: row.nonce }, to)).toBe(
+        true,
+      );
+      expect(await store.credentials.get('deploy')).toEqual({
+        ...row,
+        ciphertext: to.ciphertext,
+        nonce: to.nonce,
+        key_id: 'k2',
+      });
+      // Done once: the row is no longer under k1.
+      expect(await store.credentials.reseal('deploy', { keyId: 'k1', nonce: row.nonce }, to)).toBe(
+        false,
+      );
+      expect(await store.credentials.reseal('missing', { keyId: 'k1', nonce: row.nonce }, to)).toBe(
+        false,
+      );
+      await store.close();
+    });
   });
+}
+
+/** A 12-byte nonce filled with one byte. */
+function nonce(fill: number): Buffer {
+  return Buffer.alloc(12, fill);
+}
+
+/** A stored credential row (its sealed value is opaque to the store). */
+function credential(id: string, keyId: string, seed: number): CredentialRow {
+  return {
+    id,
+    kind: 'secret_text',
+    scope: '{"jobs":[],"branches":[]}',
+    ciphertext: Buffer.from(`sealed ${id} ${seed}`),
+    nonce: nonce(seed),
+    key_id: keyId,
+    fingerprint: `SHA256:${id}`,
+    created_at: 10 * seed,
+    updated_at: 10 * seed,
+    created_by: 'admin',
+  };
 }

@@ -11,6 +11,9 @@ import { Agent } from '../../src/agent/agent.ts';
 import { DEFAULT_POLICY } from '../../src/backends/backend.ts';
 import { createFakeBackend } from '../../src/backends/fake/fake-backend.ts';
 import { resolveRef } from '../../src/config/server-config.ts';
+import { createBuildCredentials } from '../../src/credentials/build-secrets.ts';
+import { loadKeyring } from '../../src/credentials/keyring.ts';
+import { CredentialVault } from '../../src/credentials/vault.ts';
 import { Controller } from '../../src/server/controller.ts';
 import { createHttpServer, type HttpOptions } from '../../src/server/http.ts';
 import { openStore, type Store } from '../../src/store/open.ts';
@@ -24,6 +27,8 @@ export interface ApiApp {
   app: FastifyInstance;
   store: Store;
   controller: Controller;
+  /** The credentials store the app serves, its key in the app's data directory. */
+  vault: CredentialVault;
   repo: Repo;
   /** Lines the server logged (errors a client is not told about). */
   logged: string[];
@@ -36,6 +41,7 @@ export async function apiApp(
 ): Promise<ApiApp> {
   const dataDir = mkdtempSync(join(tmpdir(), 'slipway-api-'));
   const store = await openStore(join(dataDir, 'slipway.db'));
+  const vault = await CredentialVault.open(store.credentials, loadKeyring({ dataDir }));
   const repo = gitRepo({ '.slipway.yml': pipeline });
   const controller = new Controller({
     store,
@@ -43,6 +49,7 @@ export async function apiApp(
     logCapBytes: 1024 * 1024,
     graceMs: 1000,
     secrets: {},
+    credentials: createBuildCredentials(vault, () => ({})),
   });
   const agent = new Agent({
     info: { id: 'fake-agent', name: 'fake', labels: ['linux'], executors: 4, backend: 'fake' },
@@ -64,6 +71,7 @@ export async function apiApp(
     reload: () => Promise.reject(new Error('no configuration file')),
     version: 'test',
     log: (line) => logged.push(line),
+    credentials: vault,
     ...overrides,
   });
   await store.jobs.put(jobInput('app', repo.dir, { webhookSecret: 'env:HOOK_SECRET' }), Date.now());
@@ -71,6 +79,7 @@ export async function apiApp(
     app,
     store,
     controller,
+    vault,
     repo,
     logged,
     async close() {

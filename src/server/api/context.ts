@@ -12,6 +12,7 @@ import type {
 } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { ErrorBody } from '../../api/schemas.ts';
+import type { CredentialVault } from '../../credentials/vault.ts';
 import type { ApiErrorCode } from '../../errors/index.ts';
 import { ControllerError } from '../api-error.ts';
 import type { Controller } from '../controller.ts';
@@ -43,6 +44,8 @@ export interface ApiContext {
   schedules?: () => ScheduleEntry[];
   webhookBodyBytes: number;
   metricsPublic: boolean;
+  /** The credentials store; without it the credentials routes answer `credentials_unavailable`. */
+  credentials?: CredentialVault;
 }
 
 /** Refuses the request with a code of the catalog (its status comes from there). */

@@ -268,6 +268,26 @@ async function prepare(
       ...(commit ? { commit } : {}),
     };
   }
+  // Credentials outside their scope: the build is an error, never run with a missing value.
+  const refused = pr?.untrusted
+    ? []
+    : (core.options.credentials?.check({
+        job: job.name,
+        branch: context.branch,
+        plan: result.plan,
+        text,
+        file: job.pipelinePath,
+        isPlainSecret: (name) => core.secrets[name] !== undefined,
+      }) ?? []);
+  if (refused.length > 0)
+    return {
+      kind: 'error',
+      reason: `${refused.length === 1 ? 'a credential' : `${refused.length} credentials`} the pipeline names may not be used by this build: ${refused[0]!.message}`,
+      text,
+      context,
+      diagnostics: [...result.diagnostics, ...refused],
+      ...(commit ? { commit } : {}),
+    };
   // Manual, API and schedule triggers were asked for by name; only webhooks are filtered by on:.
   const triggered = request.cause !== 'webhook' || result.plan.triggered;
   return {

@@ -117,8 +117,9 @@ async function runningBuildsIfLimited(
 }
 
 /**
- * What an agent needs to run (or adopt) one attempt: only the secrets its job names, and
- * none at all for an untrusted build, whose caches live in a scope of its pull request.
+ * What an agent needs to run (or adopt) one attempt: only the secrets (and credentials,
+ * with their masking forms) its job names, and none at all for an untrusted build, whose
+ * caches live in a scope of its pull request.
  */
 export function assignmentFor(
   core: ControllerCore,
@@ -135,6 +136,14 @@ export function assignmentFor(
       const value = core.secrets[name];
       if (value !== undefined) secrets[name] = value;
     }
+  const credentials = untrusted
+    ? undefined
+    : core.options.credentials?.values(
+        job.name,
+        build.branch,
+        plan.secrets.filter((name) => secrets[name] === undefined),
+      );
+  if (credentials) Object.assign(secrets, credentials.secrets);
   return {
     attemptId: attempt.id,
     buildId: build.id,
@@ -144,6 +153,7 @@ export function assignmentFor(
     context: contextOf(build, job),
     repo: { url: job.repo, sha: build.sha, ...(build.ref ? { ref: build.ref } : {}) },
     secrets,
+    ...(credentials?.masks.length ? { masks: credentials.masks } : {}),
     ...(untrusted
       ? { untrusted: build.trust_reason ?? "the build comes from outside the job's repository" }
       : {}),
