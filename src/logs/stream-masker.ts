@@ -28,21 +28,15 @@
  */
 import { decide, findMatches } from './matcher.ts';
 import { matcherFor } from './masker.ts';
+import {
+  createOrderedGuard,
+  type MaskedPiece,
+  type RawPosition,
+  type Segment,
+  type StreamName,
+} from './ordered-guard.ts';
 
-export type StreamName = 'stdout' | 'stderr';
-
-/** Bytes of each raw (unmasked) stream. */
-export interface RawPosition {
-  stdout: number;
-  stderr: number;
-}
-
-export interface MaskedPiece {
-  stream: StreamName;
-  data: Buffer;
-  /** Raw bytes of each stream consumed once this piece (and all before it) is emitted. */
-  raw: RawPosition;
-}
+export type { MaskedPiece, RawPosition, StreamName } from './ordered-guard.ts';
 
 export interface StreamMaskerOptions {
   replacement?: string;
@@ -121,6 +115,8 @@ export function createStreamMasker(
    * bytes, so a secret written in pieces around the other stream's lines is still whole.
    */
   const pending: Record<StreamName, Buffer> = { stdout: EMPTY, stderr: EMPTY };
+  /** The last pass, over the order the pieces go out in (ordered-guard.ts). */
+  const guard = createOrderedGuard(() => matcher, replacement, consumed);
 
   /**
    * The longest end of `stream`'s own bytes in held[from, end) that is a proper prefix of
@@ -247,14 +243,11 @@ export function createStreamMasker(
   };
 
   /** Emits held[0, to) with `matches` replaced, each byte tagged with its run's stream. */
-  const emit = (buf: Buffer, matches: readonly number[], to: number): MaskedPiece[] => {
-    const pieces: MaskedPiece[] = [];
-    const push = (stream: StreamName, data: Buffer): void => {
-      const previous = pieces.at(-1);
-      if (previous?.stream === stream) {
-        previous.data = Buffer.concat([previous.data, data]);
-        previous.raw = { ...consumed };
-      } else pieces.push({ stream, data, raw: { ...consumed } });
+  const emit = (buf: Buffer, matches: readonly number[], to: number): Segment[] => {
+    const pieces: Segment[] = [];
+    // One segment per copied run and per replacement: the guard cuts copies at any byte.
+    const push = (stream: StreamName, data: Buffer, replaced = false): void => {
+      pieces.push({ stream, data, raw: { ...consumed }, replaced });
     };
     let run = 0;
     let runStart = 0;
@@ -284,7 +277,7 @@ export function createStreamMasker(
       take(pos, start, true);
       const stream = streamAt(start);
       take(start, end, false);
-      push(stream, replacement);
+      push(stream, replacement, true);
       pos = end;
     }
     take(pos, to, true);
@@ -311,7 +304,7 @@ export function createStreamMasker(
   };
 
   /** Masks and emits what can go now; `final` releases everything. */
-  const flush = (final: boolean): MaskedPiece[] => {
+  const flush = (final: boolean): Segment[] => {
     if (final)
       for (const stream of ['stdout', 'stderr'] as const)
         if (pending[stream].length > 0) {
@@ -408,12 +401,31 @@ export function createStreamMasker(
     junctions = junctions.filter((j) => j.at < junction.at);
   };
 
+  /** Held bytes, in order, up to the first one that may still be set aside (for the guard). */
+  const certain = (): Buffer => {
+    if (heldLength === 0 || !matcher) return EMPTY;
+    // Runs after a junction may still be put back in writing order: not certain either.
+    let to = junctions.length > 0 ? Math.min(heldLength, junctions[0]!.at - base) : heldLength;
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const candidate = candidateOf(stream, 0);
+      if (candidate) to = Math.min(to, candidate[0]);
+    }
+    const parts: Buffer[] = [];
+    let length = 0;
+    for (const r of runs) {
+      if (length >= to) break;
+      parts.push(r.data.subarray(0, to - length));
+      length += Math.min(r.data.length, to - length);
+    }
+    return Buffer.concat(parts);
+  };
+
   return {
     write(stream, chunk) {
       if (chunk.length === 0) return [];
       if (!matcher) {
         consumed[stream] += chunk.length;
-        return [{ stream, data: chunk, raw: { ...consumed } }];
+        return guard.push([{ stream, data: chunk, raw: { ...consumed }, replaced: false }], false);
       }
       chunk = join(stream, chunk);
       const time = now();
@@ -429,16 +441,16 @@ export function createStreamMasker(
       else runs.push({ stream, data: chunk });
       heldLength += chunk.length;
       if (windowMs > 0) unswap(stream);
-      return flush(false);
+      return guard.push(flush(false), false, certain());
     },
     due() {
       return heldLength === 0 ? undefined : junctions[0]?.deadline;
     },
     release() {
-      return flush(false);
+      return guard.push(flush(false), false, certain());
     },
     end() {
-      const pieces = flush(true);
+      const pieces = guard.push(flush(true), true);
       last = undefined;
       return pieces;
     },
@@ -448,7 +460,7 @@ export function createStreamMasker(
       matcher = matcherFor(values);
     },
     get raw() {
-      return { ...consumed };
+      return guard.raw;
     },
   };
 }
