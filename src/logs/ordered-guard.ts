@@ -35,6 +35,8 @@ export interface MaskedPiece {
 /** An emitted piece of the inner masker: copied raw bytes of one stream, or a replacement. */
 export interface Segment extends MaskedPiece {
   replaced: boolean;
+  /** A replacement that also took bytes of this (the other) stream. */
+  also?: StreamName;
 }
 
 export interface OrderedGuard {
@@ -56,6 +58,8 @@ export function createOrderedGuard(
 ): OrderedGuard {
   let held: Segment[] = [];
   let raw: RawPosition = { ...start };
+  /** The end of what each stream showed so far (its own view, replacements included). */
+  const tails: Record<StreamName, Buffer> = { stdout: EMPTY, stderr: EMPTY };
 
   /** The raw position once held[0, pos) is emitted (pos not inside a replacement). */
   const rawAt = (pos: number): RawPosition => {
@@ -115,12 +119,27 @@ export function createOrderedGuard(
       }
       const pieces: MaskedPiece[] = [];
       const add = (stream: StreamName, data: Buffer, to: number): void => {
+        if (current) {
+          const tail = Buffer.concat([tails[stream], data]);
+          tails[stream] = Buffer.from(tail.subarray(-(current.maxLength - 1)));
+        }
         const position = rawAt(to);
         const previous = pieces.at(-1);
         if (previous?.stream === stream) {
           previous.data = Buffer.concat([previous.data, data]);
           previous.raw = position;
         } else pieces.push({ stream, data, raw: position });
+      };
+      /**
+       * A replacement that took bytes of `also` too: where the end of what that stream
+       * showed may begin a secret, its own view would join it to the stream's next bytes
+       * across the gap, so the gap is marked there as well.
+       */
+      const mark = (also: StreamName | undefined, to: number): void => {
+        if (!also || !current) return;
+        const tail = tails[also];
+        if (current.prefixes.suffixStarts(tail, current.maxLength - 1).length > 0)
+          add(also, replacement, to);
       };
       // Copies held[from, to) segment by segment, each with its own stream.
       const copy = (from: number, to: number): void => {
@@ -130,8 +149,20 @@ export function createOrderedGuard(
           const a = Math.max(at, from);
           const b = Math.min(end, to);
           if (a < b) add(s.stream, s.data.subarray(a - at, b - at), b);
+          if (a < b && s.replaced) mark(s.also, b);
           at = end;
         }
+      };
+      /** The other stream, when held[from, to) holds bytes (or a replacement) of it. */
+      const otherIn = (stream: StreamName, from: number, to: number): StreamName | undefined => {
+        const other: StreamName = stream === 'stdout' ? 'stderr' : 'stdout';
+        let at = 0;
+        for (const s of held) {
+          const end = at + s.data.length;
+          if (at < to && end > from && (s.stream === other || s.also === other)) return other;
+          at = end;
+        }
+        return undefined;
       };
       let pos = 0;
       for (let i = 0; i < matches.length; i += 2) {
@@ -139,7 +170,9 @@ export function createOrderedGuard(
         const matchEnd = matches[i + 1]!;
         if (matchEnd <= pos) continue;
         copy(pos, matchStart);
-        add(streamAt(matchStart), replacement, matchEnd);
+        const stream = streamAt(matchStart);
+        add(stream, replacement, matchEnd);
+        mark(otherIn(stream, matchStart, matchEnd), matchEnd);
         pos = matchEnd;
       }
       copy(pos, releaseTo);

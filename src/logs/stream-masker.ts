@@ -249,15 +249,19 @@ export function createStreamMasker(
     const push = (stream: StreamName, data: Buffer, replaced = false): void => {
       pieces.push({ stream, data, raw: { ...consumed }, replaced });
     };
+    /** The streams whose bytes the last `take` consumed. */
+    const took = new Set<StreamName>();
     let run = 0;
     let runStart = 0;
     // Consumes held[from, until) run by run; copies it out unless it is a replaced match.
     const take = (from: number, until: number, copy: boolean): void => {
+      took.clear();
       for (let pos = from; pos < until;) {
         while (runStart + runs[run]!.data.length <= pos) runStart += runs[run++]!.data.length;
         const { stream, data } = runs[run]!;
         const end = Math.min(until, runStart + data.length);
         consumed[stream] += end - pos;
+        took.add(stream);
         if (copy) push(stream, buf.subarray(pos, end));
         pos = end;
       }
@@ -278,6 +282,7 @@ export function createStreamMasker(
       const stream = streamAt(start);
       take(start, end, false);
       push(stream, replacement, true);
+      if (took.has(other(stream))) pieces.at(-1)!.also = other(stream);
       pos = end;
     }
     take(pos, to, true);
