@@ -12,8 +12,11 @@
  * it is set aside and put back in front of its stream's next bytes. So a secret written in
  * pieces on one stream, around lines of the other, is masked, and the other stream is never
  * delayed for it; the ordered view then shows the prefix after those lines (within each
- * stream the order is kept). With `swapWindowMs: 0` and no prefix set aside, the output is
- * exactly one replace over the concatenation.
+ * stream the order is kept). Since that order can put text next to text it never
+ * followed, a last pass (ordered-guard.ts) masks the emitted order too, and marks a
+ * cross-stream match in the other stream's own view where that stream's text may begin a
+ * secret. With `swapWindowMs: 0` and no prefix set aside, the output is one replace over
+ * the concatenation (plus such marks).
  *
  * The engine reads a step's stdout and stderr through separate pipes, so two writes made
  * microseconds apart on different streams can arrive swapped (measured: a third of the
