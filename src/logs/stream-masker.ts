@@ -30,7 +30,7 @@
  * or shown.
  */
 import { decide, findMatches } from './matcher.ts';
-import { matcherFor } from './masker.ts';
+import { matcherFor, secretPatterns } from './masker.ts';
 import {
   createOrderedGuard,
   type MaskedPiece,
@@ -74,6 +74,8 @@ export const SWAP_WINDOW_MS = 50;
 const MAX_SWAP_HOLD = 64 * 1024;
 /** A write after this long a pause starts a new run even on the same stream. */
 const RUN_GAP_MS = 5;
+/** How far into a run a swapped pattern's start is looked for (bounds the work per run). */
+const SPLIT_SEARCH = 4096;
 
 interface Run {
   stream: StreamName;
@@ -105,6 +107,7 @@ export function createStreamMasker(
   const consumed: RawPosition = { stdout: 0, stderr: 0, ...options.start };
   let values = [...secrets];
   let matcher = matcherFor(values);
+  let patterns = secretPatterns(values);
   let runs: Run[] = [];
   let heldLength = 0;
   /** Absolute input position of the first held byte. */
@@ -388,25 +391,50 @@ export function createStreamMasker(
     const cut = (r: Run, i: number): Run =>
       i === first && start < at ? { stream: r.stream, data: r.data.subarray(at - start) } : r;
     const later = runs.slice(first).map((r, i) => cut(r, first + i));
-    const mine = later.filter((r) => r.stream === stream).map((r) => r.data);
-    const theirs = later.filter((r) => r.stream !== stream).map((r) => r.data);
+    const mine = Buffer.concat(later.filter((r) => r.stream === stream).map((r) => r.data));
+    const theirs = Buffer.concat(later.filter((r) => r.stream !== stream).map((r) => r.data));
     const window = matcher.maxLength - 1;
-    const tail = Buffer.concat(mine).subarray(-window);
-    const head = Buffer.concat(theirs).subarray(0, window);
+    const tail = mine.subarray(-window);
+    const head = theirs.subarray(0, window);
     const matches = findMatches(matcher, Buffer.concat([tail, head]));
     let crosses = false;
     for (let i = 0; i < matches.length; i += 2)
       if (matches[i]! < tail.length && matches[i + 1]! > tail.length) crosses = true;
-    if (!crosses) return;
+    // The engine may also have delivered this stream's next write in the same chunk
+    // (`printf half; printf rest >&2; echo done`): then the run ends a pattern's start
+    // somewhere inside, not at its end.
+    const split = crosses ? mine.length : splitBefore(mine, theirs);
+    if (split === undefined) return;
     const before = runs.slice(0, first);
     if (start < at)
       before.push({ stream: runs[first]!.stream, data: runs[first]!.data.subarray(0, at - start) });
     runs = [
       ...before,
-      ...later.filter((r) => r.stream === stream),
-      ...later.filter((r) => r.stream !== stream),
-    ];
+      { stream, data: mine.subarray(0, split) },
+      { stream: other(stream), data: theirs },
+      { stream, data: mine.subarray(split) },
+    ].filter((r) => r.data.length > 0);
     junctions = junctions.filter((j) => j.at < junction.at);
+  };
+
+  /**
+   * The first place in `mine` (within its first SPLIT_SEARCH bytes) where a pattern's
+   * start ends whose rest `theirs` begins with, or undefined.
+   */
+  const splitBefore = (mine: Buffer, theirs: Buffer): number | undefined => {
+    // The longest such start wins (the most evidence), then the first place.
+    let best: { at: number; length: number } | undefined;
+    for (const pattern of patterns)
+      for (let j = pattern.length - 1; j > 0 && (best?.length ?? 0) <= j; j--) {
+        const rest = pattern.subarray(j);
+        if (theirs[0] !== rest[0] || theirs.length < rest.length) continue;
+        if (!theirs.subarray(0, rest.length).equals(rest)) continue;
+        const found = mine.subarray(0, SPLIT_SEARCH).indexOf(pattern.subarray(0, j));
+        const at = found + j;
+        if (found >= 0 && at < mine.length)
+          if (!best || j > best.length || at < best.at) best = { at, length: j };
+      }
+    return best?.at;
   };
 
   /** Held bytes, in order, up to the first one that may still be set aside (for the guard). */
@@ -466,6 +494,7 @@ export function createStreamMasker(
       if (value === '' || values.includes(value)) return;
       values = [...values, value];
       matcher = matcherFor(values);
+      patterns = secretPatterns(values);
     },
     get raw() {
       return guard.raw;
