@@ -335,6 +335,23 @@ describe('stream masker (both streams, one order)', () => {
     expect(pieces.map((p) => p.data.toString()).join('')).toBe('***\n'.repeat(6));
   });
 
+  it('puts back swapped halves when the first half arrives in one chunk with the next line', () => {
+    // printf %s "${S:0:10}"; printf %s "${S:10}" >&2; echo done: the engine delivers the
+    // stderr half first, then the stdout half and "done" in one chunk.
+    const secret = 'abcdefghij0123456789';
+    let time = 0;
+    const masker = createStreamMasker([secret], { now: () => time });
+    const pieces = feed(masker, [
+      ['stderr', secret.slice(10)],
+      ['stdout', `${secret.slice(0, 10)}done\n`],
+    ]);
+    time += 100;
+    pieces.push(...masker.release(), ...masker.end());
+    const text = pieces.map((p) => p.data.toString()).join('');
+    expect(leaks(secret, text)).toEqual([]);
+    expect(joined(pieces)).toEqual(['out:***done\n']);
+  });
+
   it('lets the start of a run wait for the other stream no longer than the window', () => {
     let time = 0;
     const masker = createStreamMasker(['abcdefghij0123456789'], { now: () => time });
