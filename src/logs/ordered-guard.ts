@@ -43,9 +43,15 @@ export interface OrderedGuard {
   /**
    * Takes the inner masker's segments; returns the pieces safe to emit now. `next` is what
    * the inner masker holds, in order, up to the first byte it may still set aside: what
-   * will follow the emitted text for sure (after it, anything may).
+   * will follow the emitted text for sure (after it, anything may). `inOrder`: nothing
+   * was set aside, so the segments are in the order the inner masker matched them in.
    */
-  push(segments: readonly Segment[], final: boolean, next?: Buffer): MaskedPiece[];
+  push(
+    segments: readonly Segment[],
+    final: boolean,
+    next?: Buffer,
+    inOrder?: boolean,
+  ): MaskedPiece[];
   /** Raw bytes of each stream behind everything emitted so far. */
   readonly raw: RawPosition;
 }
@@ -95,7 +101,10 @@ export function createOrderedGuard(
   };
 
   return {
-    push(segments, final, next = EMPTY) {
+    push(segments, final, next = EMPTY, inOrder = false) {
+      // Segments in the order the inner masker matched them in, after nothing held here:
+      // only their end can still meet what comes next (this keeps long output cheap).
+      const fresh = inOrder && !final && held.length === 0;
       held.push(...segments.filter((s) => s.data.length > 0));
       const current = matcher();
       if (held.length === 0) return [];
@@ -106,10 +115,12 @@ export function createOrderedGuard(
         // What may begin a secret together with what surely follows it waits; a match
         // that reaches into what follows waits whole (it is replaced once it is here).
         const ahead = final ? EMPTY : next.subarray(0, current.maxLength);
-        const view = ahead.length === 0 ? buf : Buffer.concat([buf, ahead]);
-        const decision = decide(current, view, final, buf.length);
-        let found = decision.matches;
-        let to = decision.releaseTo;
+        const from = fresh ? align(Math.max(0, buf.length - current.maxLength), false) : 0;
+        const own = from === 0 ? buf : buf.subarray(from);
+        const view = ahead.length === 0 ? own : Buffer.concat([own, ahead]);
+        const decision = decide(current, view, final, own.length);
+        let found = decision.matches.map((m) => m + from);
+        let to = decision.releaseTo + from;
         while (found.length > 0 && found.at(-1)! > buf.length) {
           to = Math.min(to, found.at(-2)!);
           found = found.slice(0, -2);

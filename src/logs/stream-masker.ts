@@ -121,6 +121,8 @@ export function createStreamMasker(
    * bytes, so a secret written in pieces around the other stream's lines is still whole.
    */
   const pending: Record<StreamName, Buffer> = { stdout: EMPTY, stderr: EMPTY };
+  /** How many times bytes were set aside or moved (the guard then checks all it gets). */
+  let moves = 0;
   /** The last pass, over the order the pieces go out in (ordered-guard.ts). */
   const guard = createOrderedGuard(() => matcher, replacement, consumed);
 
@@ -216,6 +218,7 @@ export function createStreamMasker(
       start = end;
     }
     const out = Buffer.concat(taken);
+    moves++;
     runs = rest;
     heldLength -= out.length;
     // A run that began inside the moved bytes waits no longer; later ones move with the rest.
@@ -463,6 +466,7 @@ export function createStreamMasker(
         consumed[stream] += chunk.length;
         return guard.push([{ stream, data: chunk, raw: { ...consumed }, replaced: false }], false);
       }
+      const moved = moves;
       chunk = join(stream, chunk);
       const time = now();
       // A run starts where the stream changes, or after a pause: the engine may deliver
@@ -477,13 +481,15 @@ export function createStreamMasker(
       else runs.push({ stream, data: chunk });
       heldLength += chunk.length;
       if (windowMs > 0) unswap(stream);
-      return guard.push(flush(false), false, certain());
+      return guard.push(flush(false), false, certain(), moves === moved);
     },
     due() {
       return heldLength === 0 ? undefined : junctions[0]?.deadline;
     },
     release() {
-      return guard.push(flush(false), false, certain());
+      const moved = moves;
+      const pieces = flush(false);
+      return guard.push(pieces, false, certain(), moves === moved);
     },
     end() {
       const pieces = guard.push(flush(true), true);
