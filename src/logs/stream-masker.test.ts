@@ -100,6 +100,95 @@ const writesArb = (secrets: string[]): fc.Arbitrary<Write[]> =>
     )
     .map((ws) => ws.filter(([, text]) => text.length > 0) as Write[]);
 
+/** Every pattern of `secrets` that shows in `text`. */
+function shown(secrets: readonly string[], text: string): string[] {
+  return secretPatterns(secrets)
+    .map((p) => p.toString('latin1'))
+    .filter((p) => text.includes(p));
+}
+
+/** The text of `pieces`, in order, of one stream or of both. */
+function textOf(pieces: readonly MaskedPiece[], stream?: StreamName): string {
+  return pieces
+    .filter((p) => stream === undefined || p.stream === stream)
+    .map((p) => p.data.toString('latin1'))
+    .join('');
+}
+
+/**
+ * Masks `writes` (cut into chunks of `sizes`, with `gaps` ms between them, swap window on)
+ * and checks that neither stream nor the ordered view of both shows a secret form.
+ */
+function orderedCase(secrets: string[], writes: Write[], sizes: number[], gaps: number[]): void {
+  let time = 0;
+  const masker = createStreamMasker(secrets, { now: () => time });
+  const plain = createStreamMasker(secrets, { swapWindowMs: 0 });
+  const pieces: MaskedPiece[] = [];
+  const plainPieces: MaskedPiece[] = [];
+  let k = 0;
+  for (const [stream, text] of writes)
+    for (let i = 0; i < text.length; k++) {
+      const n = sizes[k % sizes.length]!;
+      const chunk = Buffer.from((text as string).slice(i, i + n), 'latin1');
+      pieces.push(...masker.write(stream, chunk));
+      plainPieces.push(...plain.write(stream, chunk));
+      time += gaps[k % gaps.length]!;
+      pieces.push(...masker.release());
+      i += n;
+    }
+  pieces.push(...masker.end());
+  plainPieces.push(...plain.end());
+  for (const list of [pieces, plainPieces]) {
+    expect(shown(secrets, textOf(list))).toEqual([]);
+    for (const stream of ['stdout', 'stderr'] as const)
+      expect(shown(secrets, textOf(list, stream))).toEqual([]);
+  }
+}
+
+/** Stops a masker after `cut` writes and resumes from its raw offsets; checks the result. */
+function resumeCase(secrets: string[], writes: Write[], cut: number): void {
+  const first = createStreamMasker(secrets, { swapWindowMs: 0 });
+  const before = feed(first, writes.slice(0, cut));
+  // The process dies here: what it held is lost; a new one resumes at `raw`.
+  const raw = before.at(-1)?.raw ?? { stdout: 0, stderr: 0 };
+  expect(first.raw).toEqual(raw);
+  const seen = { stdout: 0, stderr: 0 };
+  const rest: Write[] = [];
+  for (const [stream, text] of writes) {
+    const buf = Buffer.from(text as string, 'latin1');
+    const skip = Math.max(0, Math.min(buf.length, raw[stream] - seen[stream]));
+    seen[stream] += buf.length;
+    if (skip < buf.length) rest.push([stream, buf.subarray(skip)]);
+  }
+  const second = createStreamMasker(secrets, { swapWindowMs: 0, start: raw });
+  const all = [...before, ...feed(second, rest), ...second.end()];
+  expect(shown(secrets, textOf(all))).toEqual([]);
+  const masked = textOf(all).includes('***');
+  for (const stream of ['stdout', 'stderr'] as const) {
+    const input = writes
+      .filter(([s]) => s === stream)
+      .map(([, t]) => t)
+      .join('');
+    const output = textOf(all, stream);
+    expect(shown(secrets, output)).toEqual([]);
+    if (!masked) expect(output).toBe(input);
+    // Around the replacements, each stream's text comes in order, each byte once (a
+    // replacement on the other stream may have taken bytes of this one too).
+    const parts = all
+      .map((p) => p.data.toString('latin1'))
+      .map((text, i) => (all[i]!.stream === stream ? text : text.includes('***') ? '***' : ''))
+      .join('')
+      .split('***');
+    let at = 0;
+    for (const part of parts) {
+      const found = input.indexOf(part, at);
+      expect(found).toBeGreaterThanOrEqual(0);
+      at = found + part.length;
+    }
+    expect(second.raw[stream]).toBe(input.length);
+  }
+}
+
 describe('stream masker (both streams, one order)', () => {
   it('keeps the order of the input across streams and tags each piece', () => {
     const masker = createStreamMasker(['s3cr3t-value'], { swapWindowMs: 0 });
@@ -244,6 +333,23 @@ describe('stream masker (both streams, one order)', () => {
     }
     pieces.push(...masker.end());
     expect(pieces.map((p) => p.data.toString()).join('')).toBe('***\n'.repeat(6));
+  });
+
+  it('puts back swapped halves when the first half arrives in one chunk with the next line', () => {
+    // printf %s "${S:0:10}"; printf %s "${S:10}" >&2; echo done: the engine delivers the
+    // stderr half first, then the stdout half and "done" in one chunk.
+    const secret = 'abcdefghij0123456789';
+    let time = 0;
+    const masker = createStreamMasker([secret], { now: () => time });
+    const pieces = feed(masker, [
+      ['stderr', secret.slice(10)],
+      ['stdout', `${secret.slice(0, 10)}done\n`],
+    ]);
+    time += 100;
+    pieces.push(...masker.release(), ...masker.end());
+    const text = pieces.map((p) => p.data.toString()).join('');
+    expect(leaks(secret, text)).toEqual([]);
+    expect(joined(pieces)).toEqual(['out:***done\n']);
   });
 
   it('lets the start of a run wait for the other stream no longer than the window', () => {
@@ -423,14 +529,18 @@ describe('stream masker (both streams, one order)', () => {
               together +
               longestPrefixSuffix(patterns, own.stdout) +
               longestPrefixSuffix(patterns, own.stderr);
-            expect(held).toBeLessThanOrEqual(suffix);
-            // With one stream only, never more than that suffix; less only when a final
-            // match already covers the start of it.
-            if (raw.every(([s]) => s === raw[0]![0])) expect(held).toBeLessThanOrEqual(together);
-            if (raw.every(([s]) => s === raw[0]![0]) && held < together) {
-              const whole = reference(patterns, [['stdout', input]]).join('');
-              expect(whole).toContain('***');
-            }
+            // Plus, once one stream's possible start may be set aside, released text in
+            // front of it that may begin a secret with what follows it then: less than one
+            // pattern (the ordered view must not show a secret either).
+            const guard = Math.max(...patterns.map((p) => p.length)) - 1;
+            expect(held).toBeLessThanOrEqual(suffix + guard);
+            // A line without a secret is never held: when each stream's output ends
+            // with a newline (and no secret form has one), everything has gone out.
+            if (
+              !patterns.some((p) => p.includes('\n')) &&
+              [own.stdout, own.stderr].every((b) => b.length === 0 || b.at(-1) === 10)
+            )
+              expect(held).toBe(0);
           }
         },
       ),
@@ -438,44 +548,100 @@ describe('stream masker (both streams, one order)', () => {
     );
   });
 
-  it('resumed from the raw offsets of what it emitted, gives the same output (property)', () => {
+  it('resumed from the raw offsets of what it emitted, loses, repeats and shows nothing (property)', () => {
+    // Not "the same output as without the stop": text set aside on one stream goes out
+    // after the other stream's later lines, and a resumed masker reads it again in its
+    // written place, so what the two views put next to each other (and mask) can differ
+    // (counterexample: secrets aaabaaa and aaaaa, writes err "a", out "aaabaaa", out
+    // "aaabaa"). Adoption reads the streams in its own rounds anyway. What must hold: no
+    // byte lost or repeated, nothing of a secret shown, and raw counts every byte.
     fc.assert(
       fc.property(
         fc.array(secretArb, { minLength: 1, maxLength: 3 }),
         fc.nat(),
         (secrets, seed) => {
           const writes = fc.sample(writesArb(secrets), { seed, numRuns: 1 })[0]!;
-          for (let cut = 0; cut <= writes.length; cut++) {
-            const first = createStreamMasker(secrets, { swapWindowMs: 0 });
-            const before = feed(first, writes.slice(0, cut));
-            // The process dies here: what it held is lost; a new one resumes at `raw`.
-            const raw = before.at(-1)?.raw ?? { stdout: 0, stderr: 0 };
-            const seen = { stdout: 0, stderr: 0 };
-            const rest: Write[] = [];
-            for (const [stream, text] of writes) {
-              const buf = Buffer.from(text as string, 'latin1');
-              const skip = Math.max(0, Math.min(buf.length, raw[stream] - seen[stream]));
-              seen[stream] += buf.length;
-              if (skip < buf.length) rest.push([stream, buf.subarray(skip)]);
-            }
-            const second = createStreamMasker(secrets, { swapWindowMs: 0, start: raw });
-            const after = [...feed(second, rest), ...second.end()];
-            // Each stream shows the same as with one masker that never stopped.
-            const whole = createStreamMasker(secrets, { swapWindowMs: 0 });
-            const all = [...feed(whole, writes), ...whole.end()];
-            const of = (list: MaskedPiece[], stream: StreamName): string =>
-              joined(list.filter((p) => p.stream === stream)).join('');
-            for (const stream of ['stdout', 'stderr'] as const)
-              expect(of([...before, ...after], stream)).toBe(of(all, stream));
-            expect(second.raw).toEqual({
-              stdout: writes.filter(([s]) => s === 'stdout').reduce((n, [, t]) => n + t.length, 0),
-              stderr: writes.filter(([s]) => s === 'stderr').reduce((n, [, t]) => n + t.length, 0),
-            });
-          }
+          for (let cut = 0; cut <= writes.length; cut++) resumeCase(secrets, writes, cut);
         },
       ),
       { numRuns: 300 },
     );
+  });
+
+  it('resumed at any cut of a counterexample, loses, repeats and shows nothing', () => {
+    const cases: [string[], Write[]][] = [
+      [
+        ['aaabaaa', 'aaaaa'],
+        [
+          ['stderr', 'a'],
+          ['stdout', 'aaabaaa'],
+          ['stdout', 'aaabaa'],
+        ],
+      ],
+    ];
+    for (const [secrets, writes] of cases)
+      for (let cut = 0; cut <= writes.length; cut++) resumeCase(secrets, writes, cut);
+  });
+
+  it('shows no secret form in the ordered view of both streams, for any interleaving (property)', () => {
+    fc.assert(
+      fc.property(
+        fc
+          .array(secretArb, { minLength: 1, maxLength: 4 })
+          .chain((secrets) =>
+            fc.tuple(
+              fc.constant(secrets),
+              writesArb(secrets),
+              fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 20 }),
+              fc.array(fc.constantFrom(0, 1, 3, 100), { minLength: 1, maxLength: 10 }),
+            ),
+          ),
+        ([secrets, writes, sizes, gaps]) => orderedCase(secrets, writes, sizes, gaps),
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('shows no secret form in the ordered view of the counterexamples', () => {
+    // Found by the property: out "cay\nbz" then "z" (which may begin z-----, so it is set
+    // aside when err "c=" goes out) showed "cay\nbz" + "c=" + "z": the first secret.
+    orderedCase(
+      ['cay\nbzc', 'z-----'],
+      [
+        ['stdout', 'cay\nbz'],
+        ['stdout', 'z'],
+        ['stderr', 'c='],
+      ],
+      [9],
+      [0],
+    );
+  });
+
+  it('shows no secret form in either stream where a match across the streams took its bytes', () => {
+    // One match across the streams takes bytes of both; the stream it is not shown on
+    // then joins what it showed before to what it writes after: "b" + "zyc" is a secret.
+    for (const gaps of [[0], [100]]) {
+      orderedCase(
+        ['=\nyax', 'bzyc', 'bzb=aay\n\nb'],
+        [
+          ['stdout', 'b'],
+          ['stderr', 'bzb=aay\n\n'],
+          ['stdout', 'bzyc'],
+        ],
+        [1],
+        gaps,
+      );
+      orderedCase(
+        ['xa--ba=c', 'cbzabybx=='],
+        [
+          ['stderr', 'a--ba=c'],
+          ['stdout', 'xa--ba='],
+          ['stderr', 'cbzabybx=='],
+        ],
+        [1],
+        gaps,
+      );
+    }
   });
 
   it('masks a secret split once across the streams, whichever half arrives first (property)', () => {

@@ -12,8 +12,11 @@
  * it is set aside and put back in front of its stream's next bytes. So a secret written in
  * pieces on one stream, around lines of the other, is masked, and the other stream is never
  * delayed for it; the ordered view then shows the prefix after those lines (within each
- * stream the order is kept). With `swapWindowMs: 0` and no prefix set aside, the output is
- * exactly one replace over the concatenation.
+ * stream the order is kept). Since that order can put text next to text it never
+ * followed, a last pass (ordered-guard.ts) masks the emitted order too, and marks a
+ * cross-stream match in the other stream's own view where that stream's text may begin a
+ * secret. With `swapWindowMs: 0` and no prefix set aside, the output is one replace over
+ * the concatenation (plus such marks).
  *
  * The engine reads a step's stdout and stderr through separate pipes, so two writes made
  * microseconds apart on different streams can arrive swapped (measured: a third of the
@@ -27,22 +30,16 @@
  * or shown.
  */
 import { decide, findMatches } from './matcher.ts';
-import { matcherFor } from './masker.ts';
+import { matcherFor, secretPatterns } from './masker.ts';
+import {
+  createOrderedGuard,
+  type MaskedPiece,
+  type RawPosition,
+  type Segment,
+  type StreamName,
+} from './ordered-guard.ts';
 
-export type StreamName = 'stdout' | 'stderr';
-
-/** Bytes of each raw (unmasked) stream. */
-export interface RawPosition {
-  stdout: number;
-  stderr: number;
-}
-
-export interface MaskedPiece {
-  stream: StreamName;
-  data: Buffer;
-  /** Raw bytes of each stream consumed once this piece (and all before it) is emitted. */
-  raw: RawPosition;
-}
+export type { MaskedPiece, RawPosition, StreamName } from './ordered-guard.ts';
 
 export interface StreamMaskerOptions {
   replacement?: string;
@@ -77,6 +74,8 @@ export const SWAP_WINDOW_MS = 50;
 const MAX_SWAP_HOLD = 64 * 1024;
 /** A write after this long a pause starts a new run even on the same stream. */
 const RUN_GAP_MS = 5;
+/** How far into a run a swapped pattern's start is looked for (bounds the work per run). */
+const SPLIT_SEARCH = 4096;
 
 interface Run {
   stream: StreamName;
@@ -108,6 +107,7 @@ export function createStreamMasker(
   const consumed: RawPosition = { stdout: 0, stderr: 0, ...options.start };
   let values = [...secrets];
   let matcher = matcherFor(values);
+  let patterns = secretPatterns(values);
   let runs: Run[] = [];
   let heldLength = 0;
   /** Absolute input position of the first held byte. */
@@ -121,6 +121,10 @@ export function createStreamMasker(
    * bytes, so a secret written in pieces around the other stream's lines is still whole.
    */
   const pending: Record<StreamName, Buffer> = { stdout: EMPTY, stderr: EMPTY };
+  /** How many times bytes were set aside or moved (the guard then checks all it gets). */
+  let moves = 0;
+  /** The last pass, over the order the pieces go out in (ordered-guard.ts). */
+  const guard = createOrderedGuard(() => matcher, replacement, consumed);
 
   /**
    * The longest end of `stream`'s own bytes in held[from, end) that is a proper prefix of
@@ -214,6 +218,7 @@ export function createStreamMasker(
       start = end;
     }
     const out = Buffer.concat(taken);
+    moves++;
     runs = rest;
     heldLength -= out.length;
     // A run that began inside the moved bytes waits no longer; later ones move with the rest.
@@ -247,24 +252,25 @@ export function createStreamMasker(
   };
 
   /** Emits held[0, to) with `matches` replaced, each byte tagged with its run's stream. */
-  const emit = (buf: Buffer, matches: readonly number[], to: number): MaskedPiece[] => {
-    const pieces: MaskedPiece[] = [];
-    const push = (stream: StreamName, data: Buffer): void => {
-      const previous = pieces.at(-1);
-      if (previous?.stream === stream) {
-        previous.data = Buffer.concat([previous.data, data]);
-        previous.raw = { ...consumed };
-      } else pieces.push({ stream, data, raw: { ...consumed } });
+  const emit = (buf: Buffer, matches: readonly number[], to: number): Segment[] => {
+    const pieces: Segment[] = [];
+    // One segment per copied run and per replacement: the guard cuts copies at any byte.
+    const push = (stream: StreamName, data: Buffer, replaced = false): void => {
+      pieces.push({ stream, data, raw: { ...consumed }, replaced });
     };
+    /** The streams whose bytes the last `take` consumed. */
+    const took = new Set<StreamName>();
     let run = 0;
     let runStart = 0;
     // Consumes held[from, until) run by run; copies it out unless it is a replaced match.
     const take = (from: number, until: number, copy: boolean): void => {
+      took.clear();
       for (let pos = from; pos < until;) {
         while (runStart + runs[run]!.data.length <= pos) runStart += runs[run++]!.data.length;
         const { stream, data } = runs[run]!;
         const end = Math.min(until, runStart + data.length);
         consumed[stream] += end - pos;
+        took.add(stream);
         if (copy) push(stream, buf.subarray(pos, end));
         pos = end;
       }
@@ -284,7 +290,8 @@ export function createStreamMasker(
       take(pos, start, true);
       const stream = streamAt(start);
       take(start, end, false);
-      push(stream, replacement);
+      push(stream, replacement, true);
+      if (took.has(other(stream))) pieces.at(-1)!.also = other(stream);
       pos = end;
     }
     take(pos, to, true);
@@ -311,7 +318,7 @@ export function createStreamMasker(
   };
 
   /** Masks and emits what can go now; `final` releases everything. */
-  const flush = (final: boolean): MaskedPiece[] => {
+  const flush = (final: boolean): Segment[] => {
     if (final)
       for (const stream of ['stdout', 'stderr'] as const)
         if (pending[stream].length > 0) {
@@ -387,25 +394,69 @@ export function createStreamMasker(
     const cut = (r: Run, i: number): Run =>
       i === first && start < at ? { stream: r.stream, data: r.data.subarray(at - start) } : r;
     const later = runs.slice(first).map((r, i) => cut(r, first + i));
-    const mine = later.filter((r) => r.stream === stream).map((r) => r.data);
-    const theirs = later.filter((r) => r.stream !== stream).map((r) => r.data);
+    const mine = Buffer.concat(later.filter((r) => r.stream === stream).map((r) => r.data));
+    const theirs = Buffer.concat(later.filter((r) => r.stream !== stream).map((r) => r.data));
     const window = matcher.maxLength - 1;
-    const tail = Buffer.concat(mine).subarray(-window);
-    const head = Buffer.concat(theirs).subarray(0, window);
+    const tail = mine.subarray(-window);
+    const head = theirs.subarray(0, window);
     const matches = findMatches(matcher, Buffer.concat([tail, head]));
     let crosses = false;
     for (let i = 0; i < matches.length; i += 2)
       if (matches[i]! < tail.length && matches[i + 1]! > tail.length) crosses = true;
-    if (!crosses) return;
+    // The engine may also have delivered this stream's next write in the same chunk
+    // (`printf half; printf rest >&2; echo done`): then the run ends a pattern's start
+    // somewhere inside, not at its end.
+    const split = crosses ? mine.length : splitBefore(mine, theirs);
+    if (split === undefined) return;
     const before = runs.slice(0, first);
     if (start < at)
       before.push({ stream: runs[first]!.stream, data: runs[first]!.data.subarray(0, at - start) });
     runs = [
       ...before,
-      ...later.filter((r) => r.stream === stream),
-      ...later.filter((r) => r.stream !== stream),
-    ];
+      { stream, data: mine.subarray(0, split) },
+      { stream: other(stream), data: theirs },
+      { stream, data: mine.subarray(split) },
+    ].filter((r) => r.data.length > 0);
     junctions = junctions.filter((j) => j.at < junction.at);
+  };
+
+  /**
+   * The first place in `mine` (within its first SPLIT_SEARCH bytes) where a pattern's
+   * start ends whose rest `theirs` begins with, or undefined.
+   */
+  const splitBefore = (mine: Buffer, theirs: Buffer): number | undefined => {
+    // The longest such start wins (the most evidence), then the first place.
+    let best: { at: number; length: number } | undefined;
+    for (const pattern of patterns)
+      for (let j = pattern.length - 1; j > 0 && (best?.length ?? 0) <= j; j--) {
+        const rest = pattern.subarray(j);
+        if (theirs[0] !== rest[0] || theirs.length < rest.length) continue;
+        if (!theirs.subarray(0, rest.length).equals(rest)) continue;
+        const found = mine.subarray(0, SPLIT_SEARCH).indexOf(pattern.subarray(0, j));
+        const at = found + j;
+        if (found >= 0 && at < mine.length)
+          if (!best || j > best.length || at < best.at) best = { at, length: j };
+      }
+    return best?.at;
+  };
+
+  /** Held bytes, in order, up to the first one that may still be set aside (for the guard). */
+  const certain = (): Buffer => {
+    if (heldLength === 0 || !matcher) return EMPTY;
+    // Runs after a junction may still be put back in writing order: not certain either.
+    let to = junctions.length > 0 ? Math.min(heldLength, junctions[0]!.at - base) : heldLength;
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const candidate = candidateOf(stream, 0);
+      if (candidate) to = Math.min(to, candidate[0]);
+    }
+    const parts: Buffer[] = [];
+    let length = 0;
+    for (const r of runs) {
+      if (length >= to) break;
+      parts.push(r.data.subarray(0, to - length));
+      length += Math.min(r.data.length, to - length);
+    }
+    return Buffer.concat(parts);
   };
 
   return {
@@ -413,8 +464,9 @@ export function createStreamMasker(
       if (chunk.length === 0) return [];
       if (!matcher) {
         consumed[stream] += chunk.length;
-        return [{ stream, data: chunk, raw: { ...consumed } }];
+        return guard.push([{ stream, data: chunk, raw: { ...consumed }, replaced: false }], false);
       }
+      const moved = moves;
       chunk = join(stream, chunk);
       const time = now();
       // A run starts where the stream changes, or after a pause: the engine may deliver
@@ -429,16 +481,18 @@ export function createStreamMasker(
       else runs.push({ stream, data: chunk });
       heldLength += chunk.length;
       if (windowMs > 0) unswap(stream);
-      return flush(false);
+      return guard.push(flush(false), false, certain(), moves === moved);
     },
     due() {
       return heldLength === 0 ? undefined : junctions[0]?.deadline;
     },
     release() {
-      return flush(false);
+      const moved = moves;
+      const pieces = flush(false);
+      return guard.push(pieces, false, certain(), moves === moved);
     },
     end() {
-      const pieces = flush(true);
+      const pieces = guard.push(flush(true), true);
       last = undefined;
       return pieces;
     },
@@ -446,9 +500,10 @@ export function createStreamMasker(
       if (value === '' || values.includes(value)) return;
       values = [...values, value];
       matcher = matcherFor(values);
+      patterns = secretPatterns(values);
     },
     get raw() {
-      return { ...consumed };
+      return guard.raw;
     },
   };
 }
