@@ -12,6 +12,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { ownerAlive } from '../../src/runtime/owner.ts';
 
 function newest(dir: string): number {
   let latest = 0;
@@ -26,6 +27,8 @@ interface Resource {
   id: string;
   description: string;
   creator: string;
+  /** Its labels, for telling whether the process that made it still runs. */
+  labels: Record<string, string>;
 }
 
 /**
@@ -40,8 +43,20 @@ function managed(): { containers: Resource[]; volumes: Resource[] } {
         .split('\n')
         .filter(Boolean)
         .map((line) => {
-          const [id = '', creator = '', ...rest] = line.split('\t');
-          return { id, creator, description: rest.join(' ') };
+          const [id = '', creator = '', labels = '', ...rest] = line.split('\t');
+          return {
+            id,
+            creator,
+            labels: Object.fromEntries(
+              labels
+                .split(',')
+                .map((pair) => [
+                  pair.slice(0, pair.indexOf('=')),
+                  pair.slice(pair.indexOf('=') + 1),
+                ]),
+            ),
+            description: rest.join(' '),
+          };
         });
     } catch {
       return []; // no engine: nothing can be left on it
@@ -54,7 +69,7 @@ function managed(): { containers: Resource[]; volumes: Resource[] } {
       '--filter',
       'label=dev.slipway.managed=1',
       '--format',
-      '{{.ID}}\t{{.Label "dev.slipway.creator"}}\t{{.Names}} ({{.Image}}, {{.Status}})',
+      '{{.ID}}\t{{.Label "dev.slipway.creator"}}\t{{.Labels}}\t{{.Names}} ({{.Image}}, {{.Status}})',
     ]),
     volumes: list([
       'volume',
@@ -62,7 +77,7 @@ function managed(): { containers: Resource[]; volumes: Resource[] } {
       '--filter',
       'label=dev.slipway.managed=1',
       '--format',
-      '{{.Name}}\t{{.Label "dev.slipway.creator"}}\t{{.Name}}',
+      '{{.Name}}\t{{.Label "dev.slipway.creator"}}\t{{.Labels}}\t{{.Name}}',
     ]),
   };
 }
@@ -78,6 +93,24 @@ export default function setup(): () => void {
     execFileSync('npm', ['run', '--silent', 'build:ui'], { stdio: 'inherit' });
   }
   const before = managed();
+  // What was there before the suite is not its own, unless the process that made it is
+  // gone from this machine: then it is an earlier run's leftover (a test that failed in
+  // shared-engine mode, which only lists what it leaves) and no one's live work. Outside
+  // shared-engine mode those are removed now, said, and do not count against this run.
+  if (process.env.SLIPWAY_TEST_SHARED_ENGINE !== '1') {
+    const stale = [...before.containers, ...before.volumes].filter((r) => !ownerAlive(r.labels));
+    const ids = (list: Resource[]): string[] =>
+      list.filter((r) => stale.includes(r)).map((r) => r.id);
+    if (ids(before.containers).length > 0)
+      execFileSync('docker', ['rm', '-f', ...ids(before.containers)], { stdio: 'ignore' });
+    if (ids(before.volumes).length > 0)
+      execFileSync('docker', ['volume', 'rm', '-f', ...ids(before.volumes)], { stdio: 'ignore' });
+    if (stale.length > 0)
+      console.warn(
+        `removed ${stale.length} Slipway resource(s) an earlier run left behind (their creator is gone):\n` +
+          stale.map((r) => `  ${r.description}`).join('\n'),
+      );
+  }
   const existed = new Set([...before.containers, ...before.volumes].map((r) => r.id));
   const ours = (r: Resource): boolean => !existed.has(r.id) && r.creator !== 'bench';
   // The machine's engine must work after the suite as before it: its bridge included.
