@@ -6,15 +6,15 @@
  * Reports p50/p99 and the controller's peak RSS. Target: p99 ≤ 100 ms under load.
  * Run: npm run bench:api-under-load [-- BUILDS]
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startServerProcess, TOKEN } from '../harness.ts';
 import { machine, median, percentile, saveResult } from '../lib.ts';
 
 // At most 200: the API pages builds by 200.
 const BUILDS = Math.min(200, Number(process.argv[2] ?? 200));
-const TOKEN = 'bench-token';
 const CLIENTS = 8;
 
 const root = mkdtempSync(join(tmpdir(), 'slipway-bench-load-'));
@@ -30,45 +30,14 @@ execFileSync('sh', [
   '-c',
   `cd ${repo} && git add -A && git -c user.name=b -c user.email=b@b commit -qm bench`,
 ]);
-writeFileSync(
-  join(root, 'server.yml'),
+const server = await startServerProcess(
+  root,
   `listen: 127.0.0.1:0\nagent:\n  backend: process\n  executors: 4\njobs:\n  load:\n    repo: ${repo}\n`,
 );
-
-const bin = join(import.meta.dirname, '..', '..', 'bin', 'slipway.js');
-// SLIPWAY_BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the controller.
-const nodeArgs = (process.env.SLIPWAY_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-const child = spawn(
-  process.execPath,
-  [
-    ...nodeArgs,
-    bin,
-    'server',
-    '--config',
-    join(root, 'server.yml'),
-    '--data-dir',
-    join(root, 'data'),
-  ],
-  {
-    env: { ...process.env, SLIPWAY_ADMIN_TOKEN: TOKEN },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  },
-);
-const url = await new Promise<string>((resolve, reject) => {
-  let err = '';
-  child.stderr.setEncoding('utf8').on('data', (s: string) => {
-    err += s;
-    const match = /listening on (http:\/\/\S+)/.exec(err);
-    if (match) resolve(match[1]!);
-  });
-  child.on('exit', () => reject(new Error(`the server exited: ${err}`)));
-});
+const { url } = server;
 const headers = { authorization: `Bearer ${TOKEN}` };
 
-function rssMiB(): number {
-  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
-}
+const rssMiB = (): number => server.rssMiB();
 
 async function timed(path: string): Promise<number> {
   const t0 = performance.now();
@@ -140,8 +109,7 @@ const loaded = await measure(() => running, 0);
 await watcher;
 const allDoneMs = performance.now() - t0;
 clearInterval(sampler);
-child.kill('SIGTERM');
-await new Promise((resolve) => child.on('exit', resolve));
+await server.stop();
 rmSync(root, { recursive: true, force: true });
 
 const result = {
